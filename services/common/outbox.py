@@ -1,0 +1,162 @@
+"""Transactional outbox: events are rows committed with the state change that caused them.
+
+``add_event`` writes the row in the caller's transaction; ``OutboxRelay``
+publishes unpublished rows in order and marks them. A relay killed between
+publish and mark publishes again after restart: consumers dedupe by event id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine, Index, update
+from sqlmodel import Field, Session, SQLModel, col, select
+
+from services.common.db import transaction
+from services.common.events import KafkaRecord, to_record
+from services.common.faults import OUTBOX_AFTER_COMMIT, OUTBOX_AFTER_PUBLISH, FaultInjector
+from services.contracts.envelope import Envelope, EventPayload
+
+log = logging.getLogger(__name__)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class OutboxRow(SQLModel, table=True):
+    """One event waiting to be (or already) published."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_unpublished", "published_at", "seq"),)
+
+    seq: int | None = Field(default=None, primary_key=True)
+    event_id: str = Field(unique=True, max_length=64)
+    topic: str = Field(max_length=200)
+    key: str = Field(max_length=200)
+    event_type: str = Field(max_length=200)
+    envelope_json: str
+    created_at: datetime = Field(default_factory=_utcnow)
+    published_at: datetime | None = Field(default=None)
+
+
+def add_event(
+    session: Session,
+    payload: EventPayload,
+    *,
+    source: str,
+    traceparent: str | None = None,
+) -> Envelope:
+    """Stage ``payload`` for publication in the caller's transaction."""
+    envelope = Envelope.wrap(payload, source=source, traceparent=traceparent)
+    session.add(
+        OutboxRow(
+            event_id=envelope.id,
+            topic=payload.topic,
+            key=envelope.subject,
+            event_type=envelope.type,
+            envelope_json=envelope.model_dump_json(),
+        )
+    )
+    return envelope
+
+
+def pending_rows(engine: Engine, limit: int) -> list[OutboxRow]:
+    with transaction(engine) as session:
+        statement = (
+            select(OutboxRow)
+            .where(col(OutboxRow.published_at).is_(None))
+            .order_by(col(OutboxRow.seq))
+            .limit(limit)
+        )
+        return list(session.exec(statement).all())
+
+
+def mark_published(engine: Engine, seqs: Sequence[int]) -> None:
+    with transaction(engine) as session:
+        session.execute(
+            update(OutboxRow).where(col(OutboxRow.seq).in_(seqs)).values(published_at=_utcnow())
+        )
+
+
+def mark_for_replay(engine: Engine, since: datetime) -> int:
+    """Make every event created since ``since`` publish again; return how many."""
+    with transaction(engine) as session:
+        result = session.execute(
+            update(OutboxRow)
+            .where(col(OutboxRow.created_at) >= since)
+            .values(published_at=None)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+
+def backlog(engine: Engine) -> int:
+    """Number of events not yet published."""
+    with transaction(engine) as session:
+        rows = session.exec(
+            select(OutboxRow.seq).where(col(OutboxRow.published_at).is_(None))
+        ).all()
+        return len(rows)
+
+
+Publish = Callable[[list[KafkaRecord]], Awaitable[None]]
+
+
+class OutboxRelay:
+    """Publishes committed outbox rows, oldest first, then marks them."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        publish: Publish,
+        *,
+        poll_interval_s: float = 0.5,
+        batch_size: int = 500,
+        faults: FaultInjector | None = None,
+    ) -> None:
+        self._engine = engine
+        self._publish = publish
+        self._poll_interval_s = poll_interval_s
+        self._batch_size = batch_size
+        self._faults = faults or FaultInjector()
+        self._wakeup = asyncio.Event()
+
+    def wake(self) -> None:
+        """Ask the relay to look for new rows now (called after a commit)."""
+        self._wakeup.set()
+
+    async def publish_pending(self) -> int:
+        """Publish one batch of pending rows; return how many were published."""
+        rows = await asyncio.to_thread(pending_rows, self._engine, self._batch_size)
+        if not rows:
+            return 0
+        self._faults.maybe_crash(OUTBOX_AFTER_COMMIT)
+        records = [
+            to_record(row.topic, Envelope.model_validate_json(row.envelope_json)) for row in rows
+        ]
+        await self._publish(records)
+        self._faults.maybe_crash(OUTBOX_AFTER_PUBLISH)
+        await asyncio.to_thread(mark_published, self._engine, [row.seq for row in rows if row.seq])
+        return len(rows)
+
+    async def run(self) -> None:
+        """Relay forever; broker errors are retried with backoff, never fatal."""
+        delay = self._poll_interval_s
+        while True:
+            try:
+                while await self.publish_pending() == self._batch_size:
+                    pass
+                delay = self._poll_interval_s
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("outbox relay could not publish; retrying", exc_info=True)
+                delay = min(delay * 2, 5.0)
+            self._wakeup.clear()
+            try:
+                await asyncio.wait_for(self._wakeup.wait(), timeout=delay)
+            except TimeoutError:
+                pass

@@ -1,0 +1,106 @@
+"""The lifecycle of one service process: database, outbox relay, consumers.
+
+A service declares its tables and consumers; ``ServiceRuntime`` starts the relay
+and the consumer loops as background tasks in the FastAPI lifespan and stops
+them on shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, Table, text
+
+from services.common.db import create_tables, make_engine
+from services.common.faults import FaultInjector
+from services.common.inbox import InboxRow
+from services.common.kafka import EventConsumer, Handler, KafkaPublisher
+from services.common.outbox import OutboxRelay, OutboxRow
+from services.common.settings import Settings
+
+COMMON_TABLES: tuple[Table, ...] = (OutboxRow.__table__, InboxRow.__table__)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    """A consumer group of this service and the event types it applies."""
+
+    group_id: str
+    topics: list[str]
+    handlers: Mapping[str, Handler]
+
+
+class ServiceRuntime:
+    """Owns the engine, the publisher, the relay and the consumers of a service."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        tables: Sequence[Table],
+        consumers: Sequence[ConsumerSpec] = (),
+        engine: Engine | None = None,
+    ) -> None:
+        self.settings = settings
+        self.engine = engine or make_engine(settings.resolved_database_url)
+        self._tables = [*COMMON_TABLES, *tables]
+        self.faults = FaultInjector(settings.fault_injection)
+        self.publisher = KafkaPublisher(settings)
+        self.relay = OutboxRelay(
+            self.engine,
+            self.publisher.publish,
+            poll_interval_s=settings.outbox_poll_interval_s,
+            faults=self.faults,
+        )
+        self.consumers = [
+            EventConsumer(
+                settings=settings,
+                engine=self.engine,
+                group_id=spec.group_id,
+                topics=spec.topics,
+                handlers=spec.handlers,
+                publisher=self.publisher,
+                after_commit=self.relay.wake,
+                faults=self.faults,
+            )
+            for spec in consumers
+        ]
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def migrate(self) -> None:
+        create_tables(self.engine, self._tables)
+
+    async def start(self, *, relay: bool = True, consume: bool = True) -> None:
+        self.settings.check_production_secrets()
+        await asyncio.to_thread(self.migrate)
+        if relay:
+            self._tasks.append(asyncio.create_task(self.relay.run(), name="outbox-relay"))
+        if consume:
+            for consumer in self.consumers:
+                self._tasks.append(asyncio.create_task(consumer.run(), name="consumer"))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        await self.publisher.stop()
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[ServiceRuntime]:
+        await self.start()
+        try:
+            yield self
+        finally:
+            await self.stop()
+
+    async def check_database(self) -> None:
+        def ping() -> None:
+            with self.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+
+        await asyncio.wait_for(asyncio.to_thread(ping), timeout=3)

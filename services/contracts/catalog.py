@@ -1,0 +1,99 @@
+"""Events of the catalog: a listing's life, each carrying the listing's public facts.
+
+Every event carries the whole public snapshot (event-carried state transfer), so a
+consumer such as pricing never has to call the catalog back to act on it.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict
+
+from services.contracts.envelope import EventPayload, register
+from services.contracts.topics import CATALOG_LISTINGS
+
+Classification = Literal["direct_identifier", "quasi_identifier", "sensitive", "attribute"]
+Product = Literal["download", "sandbox"]
+
+
+class ColumnFacts(BaseModel):
+    """One column of a listing's schema, as the public sees it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    type: str
+    classification: Classification
+    hint: dict[str, object] | None = None
+
+
+class VersionFacts(BaseModel):
+    """Measured facts of one immutable data version."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    version: int
+    format: Literal["csv", "parquet"]
+    object_key: str
+    size_bytes: int
+    sha256: str
+    row_count: int
+    quality_score: float
+    created_at: AwareDatetime
+
+
+class ListingSnapshot(BaseModel):
+    """The public state of a listing at the moment of an event."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    listing_id: str
+    org: str
+    status: Literal["draft", "published", "retired"]
+    title_vi: str
+    title_en: str
+    theme: str
+    provinces: list[str]
+    update_frequency: str
+    products: list[Product]
+    list_price: int | None
+    columns: list[ColumnFacts]
+    latest_version: VersionFacts | None
+
+
+class _ListingEvent(EventPayload):
+    topic = CATALOG_LISTINGS
+
+    listing: ListingSnapshot
+
+    def aggregate_id(self) -> str:
+        return self.listing.listing_id
+
+
+@register
+class ListingPublished(_ListingEvent):
+    """A listing became visible to buyers."""
+
+    event_type = "vn.vndx.catalog.listing.published.v1"
+
+
+@register
+class ListingUpdated(_ListingEvent):
+    """A listing's metadata changed."""
+
+    event_type = "vn.vndx.catalog.listing.updated.v1"
+
+
+@register
+class ListingVersionAdded(_ListingEvent):
+    """A new data version was uploaded and measured."""
+
+    event_type = "vn.vndx.catalog.listing.version_added.v1"
+
+
+@register
+class ListingRetired(_ListingEvent):
+    """A listing was withdrawn; no new quotes may be issued for it."""
+
+    event_type = "vn.vndx.catalog.listing.retired.v1"
