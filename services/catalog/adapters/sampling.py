@@ -1,0 +1,133 @@
+"""Reads a uniform sample of a data file's columns, as strings, for the personal-data scan.
+
+The file is streamed in record batches and a bottom-k reservoir keeps the ``max_rows`` rows
+with the smallest random keys, so memory is bounded by the sample plus one batch whatever
+the file's size. A reservoir rather than the first rows: files are often sorted (by date,
+by region, by id) and a column can be empty for its first rows and filled further on; the
+scan is a publication gate, so it must see the whole file, and reading it through costs
+about a second per million rows. The random keys come from a fixed seed, so a file always
+gets the same sample and the same report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+
+from services.catalog.domain.inspection import DIRECT_IDENTIFIER, ColumnSample
+
+FileFormat = Literal["csv", "parquet"]
+
+DEFAULT_MAX_ROWS = 100_000
+_BATCH_ROWS = 65_536
+_CSV_BLOCK_BYTES = 4 << 20
+
+
+class SamplingError(ValueError):
+    """The file cannot be sampled as asked (missing columns, unknown format)."""
+
+
+def sample_columns(
+    path: Path,
+    fmt: FileFormat,
+    columns: list[tuple[str, str]],
+    max_rows: int = DEFAULT_MAX_ROWS,
+    *,
+    seed: int = 0,
+) -> list[ColumnSample]:
+    """One ``ColumnSample`` per ``(name, classification)``, in the order given.
+
+    Values are the file's text (CSV cells read as strings, so ``0912…`` keeps its zero;
+    Parquet values cast to string), ``None`` for nulls, in file order. ``direct_identifier``
+    columns are not read (the scan skips them) and come back with no values.
+    """
+    if max_rows < 1:
+        raise SamplingError(f"max_rows must be positive, got {max_rows}")
+    wanted = [name for name, classification in columns if classification != DIRECT_IDENTIFIER]
+    table = _reservoir(_batches(path, fmt, wanted), wanted, max_rows, seed) if wanted else None
+    return [
+        ColumnSample(
+            name=name,
+            classification=classification,
+            values=table.column(name).to_pylist() if table is not None and name in wanted else [],
+        )
+        for name, classification in columns
+    ]
+
+
+def _batches(path: Path, fmt: FileFormat, names: list[str]) -> Iterator[pa.RecordBatch]:
+    if fmt == "csv":
+        return _csv_batches(path, names)
+    if fmt == "parquet":
+        return _parquet_batches(path, names)
+    raise SamplingError(f"unknown format {fmt!r}; expected 'csv' or 'parquet'")
+
+
+def _csv_batches(path: Path, names: list[str]) -> Iterator[pa.RecordBatch]:
+    read_options = pa_csv.ReadOptions(block_size=_CSV_BLOCK_BYTES)
+    header = pa_csv.open_csv(path, read_options=read_options).schema
+    _require(names, header.names, path)
+    reader = pa_csv.open_csv(
+        path,
+        read_options=read_options,
+        convert_options=pa_csv.ConvertOptions(
+            include_columns=names,
+            column_types=dict.fromkeys(names, pa.string()),
+            strings_can_be_null=False,
+        ),
+    )
+    yield from reader
+
+
+def _parquet_batches(path: Path, names: list[str]) -> Iterator[pa.RecordBatch]:
+    parquet = pq.ParquetFile(path)
+    _require(names, parquet.schema_arrow.names, path)
+    for batch in parquet.iter_batches(batch_size=_BATCH_ROWS, columns=names):
+        yield pa.RecordBatch.from_arrays(
+            [pc.cast(batch.column(name), pa.string()) for name in names], names=names
+        )
+
+
+def _require(names: list[str], present: list[str], path: Path) -> None:
+    missing = [name for name in names if name not in present]
+    if missing:
+        raise SamplingError(f"{path.name} has no column(s) {missing}")
+
+
+def _reservoir(
+    batches: Iterator[pa.RecordBatch], names: list[str], max_rows: int, seed: int
+) -> pa.Table:
+    """Keep the ``max_rows`` rows with the smallest random keys, then restore file order."""
+    rng = np.random.default_rng(seed)
+    kept: pa.Table | None = None
+    kept_keys = np.empty(0)
+    kept_rows = np.empty(0, dtype=np.int64)
+    rows_seen = 0
+    for batch in batches:
+        keys = rng.random(batch.num_rows)
+        rows = np.arange(rows_seen, rows_seen + batch.num_rows, dtype=np.int64)
+        rows_seen += batch.num_rows
+        if len(kept_keys) >= max_rows:
+            # Only rows that beat the current worst key can enter the sample.
+            entering = np.flatnonzero(keys < kept_keys.max())
+            if len(entering) == 0:
+                continue
+            batch, keys, rows = batch.take(pa.array(entering)), keys[entering], rows[entering]
+        candidates = pa.Table.from_batches([batch])
+        kept = candidates if kept is None else pa.concat_tables([kept, candidates])
+        kept_keys = np.concatenate([kept_keys, keys])
+        kept_rows = np.concatenate([kept_rows, rows])
+        if len(kept_keys) > max_rows:
+            best = np.argpartition(kept_keys, max_rows - 1)[:max_rows]
+            kept, kept_keys, kept_rows = kept.take(pa.array(best)), kept_keys[best], kept_rows[best]
+    if kept is None:
+        return pa.table({name: pa.array([], pa.string()) for name in names})
+    in_file_order = np.argsort(kept_rows, kind="stable")
+    return kept.take(pa.array(in_file_order))

@@ -1,0 +1,116 @@
+"""The personal-data scan a dataset version must pass before it can be published.
+
+Every column not classified ``direct_identifier`` is checked, on a sample of its values, for
+Vietnamese identifiers and contact data; a kind found in more than ``threshold`` of a column's
+non-empty values is a finding, and any finding fails the report.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from services.catalog.domain.vn_identifiers import KIND_PRECEDENCE, PiiKind, mask, matching_kinds
+
+DIRECT_IDENTIFIER = "direct_identifier"
+DEFAULT_THRESHOLD = 0.2
+MAX_EXAMPLES = 3
+
+
+@dataclass(frozen=True)
+class ColumnSample:
+    """Values read from one column; ``classification`` is the provider's declared class."""
+
+    name: str
+    classification: str
+    values: Sequence[str | None]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One kind of personal data found in one column; ``examples`` are masked."""
+
+    column: str
+    pattern: PiiKind
+    share: float
+    matched: int
+    non_empty: int
+    examples: list[str]
+
+
+@dataclass(frozen=True)
+class InspectionReport:
+    """Findings ordered by share, largest first; ``passed`` only when there are none."""
+
+    findings: tuple[Finding, ...]
+    columns_scanned: tuple[str, ...]
+    rows_sampled: int
+    passed: bool
+
+
+def inspect(
+    samples: Iterable[ColumnSample], threshold: float = DEFAULT_THRESHOLD
+) -> InspectionReport:
+    """Scan every sample whose column is not a declared direct identifier."""
+    if not 0.0 <= threshold < 1.0:
+        raise ValueError(f"threshold must be in [0, 1), got {threshold}")
+    findings: list[Finding] = []
+    scanned: list[str] = []
+    rows_sampled = 0
+    for sample in samples:
+        if sample.classification == DIRECT_IDENTIFIER:
+            continue
+        scanned.append(sample.name)
+        rows_sampled = max(rows_sampled, len(sample.values))
+        findings.extend(scan_column(sample.name, sample.values, threshold))
+    findings.sort(key=lambda f: (-f.share, f.column, KIND_PRECEDENCE.index(f.pattern)))
+    return InspectionReport(
+        findings=tuple(findings),
+        columns_scanned=tuple(scanned),
+        rows_sampled=rows_sampled,
+        passed=not findings,
+    )
+
+
+def scan_column(
+    column: str, values: Iterable[str | None], threshold: float = DEFAULT_THRESHOLD
+) -> list[Finding]:
+    """Findings for one column, at most one per kind.
+
+    A value that fits several kinds (``0312345678`` is a mobile number and could be a Hồ Chí
+    Minh City tax code) counts once, for the kind most of the column's values fit, so that
+    one column of phone numbers is not also reported as tax codes.
+    """
+    counts = Counter(v.strip() for v in values if v is not None and v.strip())
+    non_empty = counts.total()
+    if non_empty == 0:
+        return []
+    kinds_of = {value: kinds for value in counts if (kinds := matching_kinds(value))}
+    fits: Counter[PiiKind] = Counter()
+    for value, kinds in kinds_of.items():
+        for kind in kinds:
+            fits[kind] += counts[value]
+    preference = sorted(fits, key=lambda k: (-fits[k], KIND_PRECEDENCE.index(k)))
+
+    matched: Counter[PiiKind] = Counter()
+    examples: dict[PiiKind, list[str]] = {kind: [] for kind in preference}
+    for value, kinds in kinds_of.items():
+        kind = next(k for k in preference if k in kinds)
+        matched[kind] += counts[value]
+        masked = mask(value, kind)
+        if len(examples[kind]) < MAX_EXAMPLES and masked not in examples[kind]:
+            examples[kind].append(masked)
+
+    return [
+        Finding(
+            column=column,
+            pattern=kind,
+            share=matched[kind] / non_empty,
+            matched=matched[kind],
+            non_empty=non_empty,
+            examples=examples[kind],
+        )
+        for kind in preference
+        if matched[kind] / non_empty > threshold
+    ]
