@@ -1,1 +1,1 @@
-"""vndx."""
+"""The operator's side of vndx: the ``vndx`` command, the embedded stack launcher, demo data."""

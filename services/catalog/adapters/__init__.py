@@ -1,1 +1,1 @@
-"""adapters."""
+"""Adapters of the catalog: tables, search index, file profiling."""

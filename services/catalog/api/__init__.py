@@ -1,1 +1,1 @@
-"""api."""
+"""HTTP entrypoint of the catalog."""

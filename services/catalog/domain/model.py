@@ -144,6 +144,10 @@ class TemporalCoverage(_Frozen):
         return self
 
 
+def _default_products() -> list[Product]:
+    return ["download"]
+
+
 class ListingMetadata(_Frozen):
     """DCAT-style description of a dataset, in Vietnamese and English."""
 
@@ -157,7 +161,7 @@ class ListingMetadata(_Frozen):
     temporal: TemporalCoverage | None = None
     update_frequency: str = "irregular"
     licence: str = "vndx-restricted-1.0"
-    products: list[Product] = Field(default_factory=lambda: ["download"], min_length=1)
+    products: list[Product] = Field(default_factory=_default_products, min_length=1)
     list_price: int | None = Field(default=None, ge=0, le=10_000_000_000_000)
     contact_email: Annotated[str, StringConstraints(max_length=200)] | None = None
 
@@ -182,7 +186,9 @@ class ListingMetadata(_Frozen):
     @classmethod
     def _known_frequency(cls, value: str) -> str:
         if value not in UPDATE_FREQUENCIES:
-            raise ValueError(f"unknown update frequency {value!r}; one of: {', '.join(UPDATE_FREQUENCIES)}")
+            raise ValueError(
+                f"unknown update frequency {value!r}; one of: {', '.join(UPDATE_FREQUENCIES)}"
+            )
         return value
 
     @field_validator("licence")

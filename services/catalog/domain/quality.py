@@ -21,7 +21,7 @@ def freshness(update_frequency: str, coverage_end: date | None, today: date) -> 
     lag_days = max((today - coverage_end).days, 0)
     if lag_days <= period:
         return 1.0
-    return round(0.5 ** ((lag_days - period) / period), 4)
+    return round(float(0.5 ** ((lag_days - period) / period)), 4)
 
 
 def quality_score(completeness: float, validity: float, fresh: float) -> float:

@@ -74,7 +74,14 @@ UPDATE_FREQUENCIES: Final[dict[str, int | None]] = {
     "once": None,
 }
 
-COLUMN_TYPES: Final[tuple[str, ...]] = ("string", "integer", "number", "boolean", "date", "datetime")
+COLUMN_TYPES: Final[tuple[str, ...]] = (
+    "string",
+    "integer",
+    "number",
+    "boolean",
+    "date",
+    "datetime",
+)
 
 CLASSIFICATIONS: Final[tuple[str, ...]] = (
     "direct_identifier",

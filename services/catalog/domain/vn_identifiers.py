@@ -290,8 +290,8 @@ def is_tax_code(s: str) -> bool:
     return tax_code_check_digit(main[:9]) == int(main[9])
 
 
-def _is_name_word(word: str) -> bool:
-    return word.isalpha() and _SYLLABLE_RE.fullmatch(fold_diacritics(word)) is not None
+def _is_syllable(word: str) -> bool:
+    return _SYLLABLE_RE.fullmatch(word.lower()) is not None
 
 
 def _is_surname(word: str) -> bool:
@@ -309,7 +309,7 @@ def _without_honorific(words: list[str]) -> list[str]:
 
 
 def looks_like_person_name(s: str) -> bool:
-    """True for 2-5 Vietnamese syllables starting (or, in Western order, ending) with a surname.
+    """True for 2-5 words starting (or, in Western order, ending) with a common surname.
 
     Marks are optional but, when present, must match the surname's ("Dương" yes, "Đường" no).
     Words are capitalised, or the whole value is in lower case; an honorific ("Ông", "Quý
@@ -323,7 +323,11 @@ def looks_like_person_name(s: str) -> bool:
         return False
     if not (all(w[0].isupper() for w in words) or s.islower()):
         return False
-    if not all(_is_name_word(w) for w in words):
+    if not all(w.isalpha() for w in words):
+        return False
+    # Unmarked text could be English ("Do Not Disturb"): there every word must read as a
+    # Vietnamese syllable. Marked text is Vietnamese already, and a given name may be foreign.
+    if s.isascii() and not all(_is_syllable(w) for w in words):
         return False
     if not (_is_surname(words[0]) or _is_surname(words[-1])):
         return False

@@ -1,0 +1,71 @@
+"""The catalog service's FastAPI app and its lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+
+from services.catalog.adapters.orm import CATALOG_TABLES
+from services.catalog.adapters.search import install_search_index
+from services.catalog.api.routes import router
+from services.catalog.handlers import CatalogContext
+from services.common.api import install_error_handlers, install_health
+from services.common.auth import TokenVerifier
+from services.common.objectstore import ObjectStore
+from services.common.runtime import ServiceRuntime
+from services.common.settings import Settings, load_settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or load_settings(service_name="catalog")
+    runtime = ServiceRuntime(settings, CATALOG_TABLES)
+    store = ObjectStore.from_settings(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.token_verifier = TokenVerifier(
+            settings.public_key_path.read_bytes(),
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+        )
+        await runtime.start()
+        await asyncio.to_thread(install_search_index, runtime.engine)
+        with contextlib.suppress(Exception):
+            await asyncio.to_thread(store.ensure_bucket)
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(
+        title="vndx catalog",
+        version="1",
+        description="Listings of government datasets: metadata, classified schemas, versions, search.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.runtime = runtime
+    app.state.catalog = CatalogContext(
+        engine=runtime.engine, store=store, wake_relay=runtime.relay.wake
+    )
+    install_error_handlers(app)
+
+    async def object_store_ready() -> None:
+        await asyncio.wait_for(asyncio.to_thread(store.ping), timeout=3)
+
+    async def broker_ready() -> None:
+        await asyncio.wait_for(runtime.publisher.ping(), timeout=3)
+
+    install_health(
+        app,
+        {
+            "database": runtime.check_database,
+            "object_store": object_store_ready,
+            "broker": broker_ready,
+        },
+    )
+    app.include_router(router)
+    return app

@@ -1,0 +1,89 @@
+"""DCAT-AP JSON-LD export of the published catalog."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.catalog.domain.model import Listing
+from services.catalog.domain.reference import PROVINCES, THEMES
+
+CONTEXT = {
+    "dcat": "http://www.w3.org/ns/dcat#",
+    "dct": "http://purl.org/dc/terms/",
+    "foaf": "http://xmlns.com/foaf/0.1/",
+    "xsd": "http://www.w3.org/2001/XMLSchema#",
+    "vndx": "https://vndx.gov.vn/ns#",
+}
+
+
+def listing_iri(base_url: str, listing_id: str) -> str:
+    return f"{base_url.rstrip('/')}/v1/listings/{listing_id}"
+
+
+def version_iri(base_url: str, listing_id: str, version: int) -> str:
+    return f"{listing_iri(base_url, listing_id)}/versions/{version}"
+
+
+def dataset(listing: Listing, base_url: str) -> dict[str, Any]:
+    meta = listing.metadata
+    iri = listing_iri(base_url, listing.id)
+    item: dict[str, Any] = {
+        "@id": iri,
+        "@type": "dcat:Dataset",
+        "dct:identifier": listing.id,
+        "dct:title": [
+            {"@value": meta.title_vi, "@language": "vi"},
+            {"@value": meta.title_en, "@language": "en"},
+        ],
+        "dct:description": [
+            {"@value": meta.description_vi, "@language": "vi"},
+            {"@value": meta.description_en, "@language": "en"},
+        ],
+        "dcat:keyword": list(meta.keywords),
+        "dcat:theme": {"@id": f"vndx:theme/{meta.theme}", "dct:title": THEMES[meta.theme][1]},
+        "dct:publisher": {"@id": f"vndx:org/{listing.org}", "@type": "foaf:Organization"},
+        "dct:spatial": [
+            {"@id": f"vndx:province/{p}", "dct:title": PROVINCES[p]} for p in meta.provinces
+        ]
+        or [{"@id": "vndx:province/national", "dct:title": "Việt Nam"}],
+        "dct:accrualPeriodicity": meta.update_frequency,
+        "dct:license": {"@id": f"vndx:licence/{meta.licence}"},
+        "dct:issued": {
+            "@value": (listing.published_at or listing.created_at).isoformat(),
+            "@type": "xsd:dateTime",
+        },
+        "dct:modified": {"@value": listing.updated_at.isoformat(), "@type": "xsd:dateTime"},
+        "dcat:distribution": [
+            {
+                "@id": version_iri(base_url, listing.id, v.version),
+                "@type": "dcat:Distribution",
+                "dct:format": v.format,
+                "dcat:byteSize": v.size_bytes,
+                "vndx:rowCount": v.row_count,
+                "vndx:qualityScore": v.quality_score,
+                "dcat:accessURL": {"@id": iri},
+                "vndx:products": list(meta.products),
+            }
+            for v in listing.versions
+        ],
+    }
+    if meta.temporal:
+        item["dct:temporal"] = {
+            "@type": "dct:PeriodOfTime",
+            "dcat:startDate": meta.temporal.start.isoformat(),
+            **({"dcat:endDate": meta.temporal.end.isoformat()} if meta.temporal.end else {}),
+        }
+    return item
+
+
+def catalog_document(listings: list[Listing], base_url: str) -> dict[str, Any]:
+    return {
+        "@context": CONTEXT,
+        "@id": f"{base_url.rstrip('/')}/v1/catalog.jsonld",
+        "@type": "dcat:Catalog",
+        "dct:title": [
+            {"@value": "Sàn giao dịch dữ liệu quốc gia", "@language": "vi"},
+            {"@value": "National data exchange", "@language": "en"},
+        ],
+        "dcat:dataset": [dataset(listing, base_url) for listing in listings],
+    }

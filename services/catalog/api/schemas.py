@@ -1,0 +1,131 @@
+"""Request and response bodies of the catalog API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from services.catalog.domain.model import (
+    Column,
+    ColumnStats,
+    Listing,
+    ListingMetadata,
+    TemporalCoverage,
+)
+from services.catalog.domain.reference import PROVINCES, THEMES
+
+
+class ListingIn(ListingMetadata):
+    """A listing's metadata and its column schema, as a provider sends them."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    columns: list[Column] = Field(min_length=1, max_length=500)
+
+
+class ListingUpdateIn(ListingMetadata):
+    """New metadata; ``columns`` may change only while no data is uploaded."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    columns: list[Column] | None = Field(default=None, min_length=1, max_length=500)
+
+
+class VersionOut(BaseModel):
+    """A version's measured facts (never where the raw file lives)."""
+
+    version: int
+    format: str
+    size_bytes: int
+    sha256: str
+    row_count: int
+    columns: list[ColumnStats]
+    completeness: float
+    validity: float
+    freshness: float
+    quality_score: float
+    created_at: AwareDatetime
+
+
+class ListingOut(BaseModel):
+    """The public view of a listing."""
+
+    id: str
+    org: str
+    status: str
+    title_vi: str
+    title_en: str
+    description_vi: str
+    description_en: str
+    keywords: list[str]
+    theme: str
+    theme_label: dict[str, str]
+    provinces: list[str]
+    temporal: TemporalCoverage | None
+    update_frequency: str
+    licence: str
+    products: list[str]
+    list_price: int | None
+    columns: list[Column]
+    versions: list[VersionOut]
+    latest_version: int | None
+    row_count: int | None
+    quality_score: float | None
+    created_at: AwareDatetime
+    updated_at: AwareDatetime
+    published_at: AwareDatetime | None
+
+    @classmethod
+    def of(cls, listing: Listing) -> ListingOut:
+        meta = listing.metadata
+        vi, en = THEMES[meta.theme]
+        latest = listing.latest_version
+        return cls(
+            id=listing.id,
+            org=listing.org,
+            status=listing.status,
+            title_vi=meta.title_vi,
+            title_en=meta.title_en,
+            description_vi=meta.description_vi,
+            description_en=meta.description_en,
+            keywords=list(meta.keywords),
+            theme=meta.theme,
+            theme_label={"vi": vi, "en": en},
+            provinces=list(meta.provinces),
+            temporal=meta.temporal,
+            update_frequency=meta.update_frequency,
+            licence=meta.licence,
+            products=list(meta.products),
+            list_price=meta.list_price,
+            columns=list(listing.schema_.columns),
+            versions=[VersionOut.model_validate(v.model_dump()) for v in listing.versions],
+            latest_version=latest.version if latest else None,
+            row_count=latest.row_count if latest else None,
+            quality_score=latest.quality_score if latest else None,
+            created_at=listing.created_at,
+            updated_at=listing.updated_at,
+            published_at=listing.published_at,
+        )
+
+
+class ListingPage(BaseModel):
+    items: list[ListingOut]
+    page: int
+    page_size: int
+    total: int
+
+
+class Vocabulary(BaseModel):
+    themes: dict[str, dict[str, str]]
+    provinces: dict[str, str]
+
+    @classmethod
+    def current(cls) -> Vocabulary:
+        return cls(
+            themes={code: {"vi": vi, "en": en} for code, (vi, en) in THEMES.items()},
+            provinces=dict(PROVINCES),
+        )
+
+
+JsonLd = dict[str, Any]

@@ -1,0 +1,255 @@
+"""Use cases of the catalog: each runs in one transaction with its outbox events."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from services.catalog.adapters.orm import ListingRepository, ensure_organisation
+from services.catalog.adapters.profiling import FileProfile, detect_format, profile_file
+from services.catalog.adapters.search import SearchFilters, SearchPage, index_listing, search
+from services.catalog.domain.errors import InvalidTransition
+from services.catalog.domain.model import Listing, ListingMetadata, Schema, VersionFacts
+from services.catalog.domain.quality import freshness, quality_score
+from services.catalog.domain.search_text import fold
+from services.common.auth import Principal
+from services.common.db import transaction
+from services.common.objectstore import ObjectStore
+from services.common.outbox import add_event
+from services.contracts import catalog as events
+
+SOURCE = "/vndx/catalog"
+
+
+class NotFound(LookupError):
+    """The listing does not exist or the caller may not see it (404)."""
+
+
+@dataclass
+class CatalogContext:
+    """What the use cases need: the database, the object store and a relay nudge."""
+
+    engine: Engine
+    store: ObjectStore
+    wake_relay: Callable[[], None] = lambda: None
+
+
+def snapshot(listing: Listing) -> events.ListingSnapshot:
+    latest = listing.latest_version
+    return events.ListingSnapshot(
+        listing_id=listing.id,
+        org=listing.org,
+        status=listing.status,
+        title_vi=listing.metadata.title_vi,
+        title_en=listing.metadata.title_en,
+        theme=listing.metadata.theme,
+        provinces=list(listing.metadata.provinces),
+        update_frequency=listing.metadata.update_frequency,
+        products=list(listing.metadata.products),
+        list_price=listing.metadata.list_price,
+        columns=[
+            events.ColumnFacts(
+                name=c.name,
+                type=c.type,
+                classification=c.classification,
+                hint=c.hint.model_dump(exclude_none=True) if c.hint else None,
+            )
+            for c in listing.schema_.columns
+        ],
+        latest_version=events.VersionFacts(
+            version=latest.version,
+            format=latest.format,
+            object_key=latest.object_key,
+            size_bytes=latest.size_bytes,
+            sha256=latest.sha256,
+            row_count=latest.row_count,
+            quality_score=latest.quality_score,
+            created_at=latest.created_at,
+        )
+        if latest
+        else None,
+    )
+
+
+def _save(session: Session, listing: Listing, *, new: bool = False) -> None:
+    repo = ListingRepository(session)
+    repo.add(listing) if new else repo.save(listing)
+    meta = listing.metadata
+    index_listing(
+        session,
+        listing.id,
+        fold(f"{meta.title_vi} {meta.title_en}"),
+        fold(" ".join([meta.description_vi, meta.description_en, " ".join(meta.keywords)])),
+    )
+
+
+def _owned(session: Session, principal: Principal, listing_id: str) -> Listing:
+    listing = ListingRepository(session).get(listing_id)
+    if listing is None or not (principal.is_operator() or listing.org == principal.org):
+        raise NotFound(listing_id)
+    return listing
+
+
+def create_listing(
+    ctx: CatalogContext, principal: Principal, metadata: ListingMetadata, schema: Schema
+) -> Listing:
+    listing = Listing(org=principal.org, metadata=metadata, schema=schema)
+    with transaction(ctx.engine) as session:
+        ensure_organisation(session, principal.org)
+        _save(session, listing, new=True)
+    return listing
+
+
+def update_listing(
+    ctx: CatalogContext,
+    principal: Principal,
+    listing_id: str,
+    metadata: ListingMetadata,
+    schema: Schema | None,
+) -> Listing:
+    with transaction(ctx.engine) as session:
+        listing = _owned(session, principal, listing_id)
+        listing.update(metadata, schema)
+        _save(session, listing)
+        if listing.status == "published":
+            add_event(session, events.ListingUpdated(listing=snapshot(listing)), source=SOURCE)
+    ctx.wake_relay()
+    return listing
+
+
+def publish_listing(ctx: CatalogContext, principal: Principal, listing_id: str) -> Listing:
+    with transaction(ctx.engine) as session:
+        listing = _owned(session, principal, listing_id)
+        listing.publish()
+        _save(session, listing)
+        add_event(session, events.ListingPublished(listing=snapshot(listing)), source=SOURCE)
+    ctx.wake_relay()
+    return listing
+
+
+def retire_listing(ctx: CatalogContext, principal: Principal, listing_id: str) -> Listing:
+    with transaction(ctx.engine) as session:
+        listing = _owned(session, principal, listing_id)
+        listing.retire()
+        _save(session, listing)
+        add_event(session, events.ListingRetired(listing=snapshot(listing)), source=SOURCE)
+    ctx.wake_relay()
+    return listing
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(4 * 1024 * 1024):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def add_version(
+    ctx: CatalogContext,
+    principal: Principal,
+    listing_id: str,
+    upload: Path,
+    sha256: str | None = None,
+) -> Listing:
+    """Check, measure and store an uploaded file as the listing's next version.
+
+    The file is profiled and uploaded to object storage in parallel; if the
+    profile refuses it, or the version was taken meanwhile, the object is deleted
+    and nothing is committed.
+    """
+    with transaction(ctx.engine) as session:
+        listing = _owned(session, principal, listing_id)
+    if listing.status == "retired":
+        raise InvalidTransition("a retired listing takes no new versions")
+    fmt = detect_format(upload)
+    number = listing.next_version_number()
+    key = f"raw/{listing.org}/{listing.id}/{number}/data.{fmt}"
+    content_type = "text/csv" if fmt == "csv" else "application/vnd.apache.parquet"
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        profiling = pool.submit(profile_file, upload, listing.schema_)
+        uploading = pool.submit(ctx.store.put_file, key, upload, content_type)
+        digest = sha256 or _sha256(upload)
+        try:
+            profile: FileProfile = profiling.result()
+        except BaseException:
+            uploading.result()
+            ctx.store.delete(key)
+            raise
+        uploading.result()
+    meta = listing.metadata
+    today = datetime.now(UTC).date()
+    fresh = freshness(meta.update_frequency, meta.temporal.end if meta.temporal else None, today)
+    facts = VersionFacts(
+        version=number,
+        format=profile.format,
+        object_key=key,
+        size_bytes=upload.stat().st_size,
+        sha256=digest,
+        row_count=profile.row_count,
+        columns=profile.columns,
+        completeness=profile.completeness,
+        validity=profile.validity,
+        freshness=fresh,
+        quality_score=quality_score(profile.completeness, profile.validity, fresh),
+        created_at=datetime.now(UTC),
+    )
+    try:
+        with transaction(ctx.engine) as session:
+            current = _owned(session, principal, listing_id)
+            current.add_version(facts)
+            _save(session, current)
+            add_event(session, events.ListingVersionAdded(listing=snapshot(current)), source=SOURCE)
+    except BaseException:
+        ctx.store.delete(key)
+        raise
+    ctx.wake_relay()
+    return current
+
+
+def visible_listing(ctx: CatalogContext, principal: Principal | None, listing_id: str) -> Listing:
+    """A listing the caller may see: anyone sees published or retired ones, owners all."""
+    with transaction(ctx.engine) as session:
+        listing = ListingRepository(session).get(listing_id)
+    if listing is None:
+        raise NotFound(listing_id)
+    if listing.status == "draft" and not (
+        principal and (principal.is_operator() or principal.org == listing.org)
+    ):
+        raise NotFound(listing_id)
+    return listing
+
+
+def search_listings(
+    ctx: CatalogContext, filters: SearchFilters, offset: int, limit: int
+) -> tuple[list[Listing], int]:
+    with ctx.engine.connect() as connection:
+        page: SearchPage = search(connection, filters, offset, limit)
+    with transaction(ctx.engine) as session:
+        repo = ListingRepository(session)
+        found = [repo.get(listing_id) for listing_id in page.ids]
+    return [listing for listing in found if listing is not None], page.total
+
+
+def my_listings(
+    ctx: CatalogContext, principal: Principal, offset: int, limit: int
+) -> list[Listing]:
+    with transaction(ctx.engine) as session:
+        return ListingRepository(session).list_for_org(principal.org, offset, limit)
+
+
+def published_listings(ctx: CatalogContext) -> list[Listing]:
+    with transaction(ctx.engine) as session:
+        return ListingRepository(session).all_published()
+
+
+def register_organisation(engine: Engine, code: str, name: str | None = None) -> None:
+    with transaction(engine) as session:
+        ensure_organisation(session, code, name)

@@ -1,0 +1,90 @@
+"""``vndx seed --demo``: demo agencies and listings, published through the catalog API."""
+
+from __future__ import annotations
+
+import random
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import httpx
+from rich.console import Console
+from rich.progress import Progress
+
+from services.catalog.adapters.orm import CATALOG_TABLES
+from services.catalog.handlers import register_organisation
+from services.common.auth import TokenIssuer, ensure_keypair
+from services.common.db import create_tables, make_engine
+from services.common.settings import Settings
+from vndx.demo_data import adult_listing, demo_datasets
+
+
+def _issuer(settings: Settings) -> TokenIssuer:
+    ensure_keypair(settings.private_key_path, settings.public_key_path)
+    return TokenIssuer(
+        settings.private_key_path.read_bytes(),
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+    )
+
+
+def publish(
+    client: httpx.Client,
+    token: str,
+    body: dict[str, Any],
+    data: Path,
+    content_type: str = "text/csv",
+) -> dict[str, Any]:
+    """Create, upload and publish one listing; return the published listing."""
+    headers = {"Authorization": f"Bearer {token}"}
+    created = client.post("/v1/listings", json=body, headers=headers)
+    created.raise_for_status()
+    listing_id = created.json()["id"]
+    with data.open("rb") as handle:
+        uploaded = client.post(
+            f"/v1/listings/{listing_id}/versions",
+            content=handle,
+            headers={**headers, "Content-Type": content_type},
+        )
+    uploaded.raise_for_status()
+    published = client.post(f"/v1/listings/{listing_id}/publish", headers=headers)
+    published.raise_for_status()
+    result: dict[str, Any] = published.json()
+    return result
+
+
+def seed_demo(settings: Settings, adult_dir: Path, console: Console) -> list[tuple[str, str, int]]:
+    issuer = _issuer(settings)
+    engine = make_engine(
+        settings.model_copy(
+            update={"service_name": "catalog", "database_url": None}
+        ).resolved_database_url
+    )
+    create_tables(engine, CATALOG_TABLES)
+    rng = random.Random(20251125)
+    datasets = demo_datasets()
+    created: list[tuple[str, str, int]] = []
+    with (
+        httpx.Client(base_url=settings.catalog_url, timeout=120) as client,
+        tempfile.TemporaryDirectory() as tmp,
+        Progress(console=console) as progress,
+    ):
+        task = progress.add_task("seeding", total=len(datasets) + 1)
+        for dataset in datasets:
+            register_organisation(engine, dataset.org, dataset.org_name)
+            path = Path(tmp) / f"{dataset.org}.csv"
+            dataset.write_csv(path, dataset.rows, rng)
+            token = issuer.issue(dataset.org, "provider")
+            listing = publish(client, token, dataset.listing, path)
+            created.append((dataset.org, listing["title_vi"], listing["row_count"]))
+            progress.advance(task)
+        adult_csv = adult_dir / "adult.csv"
+        if adult_csv.exists():
+            register_organisation(engine, "gso", "Tổng cục Thống kê")
+            token = issuer.issue("gso", "provider")
+            listing = publish(client, token, adult_listing(adult_dir), adult_csv)
+            created.append(("gso", listing["title_vi"], listing["row_count"]))
+        else:
+            console.print(f"[yellow]{adult_csv} not found; the Adult listing was skipped[/yellow]")
+        progress.advance(task)
+    return created
