@@ -8,6 +8,7 @@ answer, write its output to a log file, and stop it (also as context managers).
 from vndx.embedded.ports import (
     ExitedWhileStartingError,
     NotReadyError,
+    PortInUseError,
     free_port,
     free_ports,
     wait_for,
@@ -20,6 +21,7 @@ __all__ = [
     "ADMIN_ACTIONS",
     "ExitedWhileStartingError",
     "NotReadyError",
+    "PortInUseError",
     "Postgres",
     "S3Identity",
     "SeaweedS3",

@@ -19,6 +19,10 @@ class ExitedWhileStartingError(NotReadyError):
     """The part's process ended before it was ready (often: a port was taken)."""
 
 
+class PortInUseError(NotReadyError):
+    """A port given by the caller is taken by another process."""
+
+
 def free_port(host: str = LOOPBACK) -> int:
     """Return a TCP port on `host` that nothing listens on right now."""
     return free_ports(1, host)[0]
@@ -49,6 +53,12 @@ def port_is_free(port: int, host: str = LOOPBACK) -> bool:
         except OSError:
             return False
         return True
+
+
+def require_free_port(port: int, what: str, host: str = LOOPBACK) -> None:
+    """Raise `PortInUseError` if something already listens on `host:port`."""
+    if not port_is_free(port, host):
+        raise PortInUseError(f"cannot start {what}: {host}:{port} is already in use")
 
 
 def log_tail(log_file: Path | None, lines: int = 20) -> str:
@@ -86,7 +96,9 @@ def wait_for(
     last_problem = "predicate never returned True"
     while True:
         try:
-            if predicate():
+            # A predicate can be answered by whoever else holds the port while our
+            # process is dying of "address in use": only a live process counts.
+            if predicate() and (alive is None or alive()):
                 return
         except Exception as error:
             last_problem = f"{type(error).__name__}: {error}"

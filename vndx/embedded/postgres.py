@@ -19,7 +19,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from vndx.embedded.ports import LOOPBACK, free_port, log_tail
+from vndx.embedded.ports import LOOPBACK, free_port, log_tail, require_free_port
 from vndx.embedded.process import ChildProcess, child_environment, start_until_ready
 
 SUPERUSER = "postgres"
@@ -129,6 +129,11 @@ class Postgres:
     def running(self) -> bool:
         return self._process is not None and self._process.running
 
+    @property
+    def pid(self) -> int | None:
+        """Process id of the server while it runs."""
+        return self._process.pid if self._process is not None else None
+
     def dsn(self, database: str) -> str:
         """SQLAlchemy URL, e.g. `postgresql+psycopg://postgres@127.0.0.1:5432/orders`."""
         return sqlalchemy_dsn(self.port, database)
@@ -147,7 +152,9 @@ class Postgres:
             self._initdb(bin_dir, data_dir)
 
         def launch(attempt: int) -> ChildProcess:
-            if self._fixed_port is None and (attempt > 0 or self._port is None):
+            if self._fixed_port is not None:
+                require_free_port(self._fixed_port, "PostgreSQL")
+            elif attempt > 0 or self._port is None:
                 self._port = free_port()
             process = ChildProcess(
                 postgres_argv(

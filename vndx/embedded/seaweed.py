@@ -25,7 +25,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
-from vndx.embedded.ports import LOOPBACK, free_ports, port_is_free
+from vndx.embedded.ports import LOOPBACK, free_ports, port_is_free, require_free_port
 from vndx.embedded.process import ChildProcess, child_environment, start_until_ready
 
 if TYPE_CHECKING:
@@ -252,6 +252,11 @@ class SeaweedS3:
     def running(self) -> bool:
         return self._process is not None and self._process.running
 
+    @property
+    def pid(self) -> int | None:
+        """Process id of the server while it runs."""
+        return self._process.pid if self._process is not None else None
+
     def client(self, identity: S3Identity | None = None) -> Minio:
         """A minio client signed as `identity` (default: the first one)."""
         from minio import Minio
@@ -283,6 +288,8 @@ class SeaweedS3:
         config_file.write_text(json.dumps(self._config), encoding="utf-8")
 
         def launch(attempt: int) -> ChildProcess:
+            if self._fixed_s3_port is not None:
+                require_free_port(self._fixed_s3_port, "SeaweedFS S3")
             if self._ports is None or attempt > 0:
                 self._ports = SeaweedPorts.choose(self._fixed_s3_port)
             # weed mini reloads options saved by an earlier start; pass them all afresh.

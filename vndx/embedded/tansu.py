@@ -13,7 +13,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self, TypeVar
 
-from vndx.embedded.ports import LOOPBACK, free_port
+from vndx.embedded.ports import LOOPBACK, free_port, require_free_port
 from vndx.embedded.process import ChildProcess, child_environment, start_until_ready
 
 _TOPIC_ALREADY_EXISTS = 36
@@ -79,6 +79,11 @@ class Tansu:
     def running(self) -> bool:
         return self._process is not None and self._process.running
 
+    @property
+    def pid(self) -> int | None:
+        """Process id of the server while it runs."""
+        return self._process.pid if self._process is not None else None
+
     def start(self) -> None:
         """Start the broker and return once a Kafka client can read its metadata."""
         if self.running:
@@ -86,7 +91,9 @@ class Tansu:
         binary = self._binary or tansu_binary()
 
         def launch(attempt: int) -> ChildProcess:
-            if self._fixed_port is None and (attempt > 0 or self._port is None):
+            if self._fixed_port is not None:
+                require_free_port(self._fixed_port, "Tansu")
+            elif attempt > 0 or self._port is None:
                 self._port = free_port()
             process = ChildProcess(
                 tansu_argv(binary, self.port, self.cluster_id),
