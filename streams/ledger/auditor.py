@@ -1,0 +1,220 @@
+"""Offline verification of a whole ledger against its signed checkpoints.
+
+`verify_ledger` is what `vndx audit verify` runs. In one pass over the
+records, in order, it checks that:
+
+- every checkpoint is signed by the given key, and checkpoints do not go
+  back in time as the tree grows;
+- record i carries seq i and a digest that matches its bytes
+  (`records.quick_check`), so a changed byte, a missing, duplicated or
+  reordered record is named at the first position it affects;
+- each checkpoint's root equals the root recomputed from the first
+  `tree_size` records, and consecutive checkpoints are consistent (RFC 9162
+  consistency proof, computed from the records, verified);
+- no checkpoint covers more records than were supplied.
+
+Records after the last checkpoint are checked record by record but are not
+covered by a signature yet; `VerifyReport.verified_size` says how far the
+signatures reach.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from hashlib import sha256
+from itertools import pairwise
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from streams.ledger.checkpoint import Checkpoint, CheckpointError, unix_millis
+from streams.ledger.merkle import EMPTY_ROOT, MerkleTree
+from streams.ledger.records import LedgerRecord, RecordError, quick_check
+from streams.ledger.verify import ProofError, verify_consistency
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyReport:
+    """Outcome of `verify_ledger`.
+
+    `first_bad_index` is the first record position found wrong (None when the
+    problem is not a record); `bad_checkpoint` is the failing checkpoint's
+    position in the list given. `verified_size` is the size of the largest
+    checkpoint verified: records below it are covered by a signature.
+    """
+
+    ok: bool
+    records_checked: int
+    checkpoints_checked: int
+    verified_size: int
+    first_bad_index: int | None = None
+    bad_checkpoint: int | None = None
+    reason: str | None = None
+
+
+class _Failure(Exception):
+    def __init__(
+        self, reason: str, *, index: int | None = None, checkpoint: int | None = None
+    ) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.index = index
+        self.checkpoint = checkpoint
+
+
+class _Progress:
+    """Counters the report needs, whichever way verification ends."""
+
+    def __init__(self) -> None:
+        self.records = 0
+        self.checkpoints = 0
+        self.verified_size = 0
+        self.last_verified: Checkpoint | None = None
+
+
+def verify_ledger(
+    records: Iterable[bytes | LedgerRecord],
+    checkpoints: Sequence[Checkpoint],
+    public_key: Ed25519PublicKey,
+) -> VerifyReport:
+    """Verify `records` (in seq order) against signed `checkpoints`; report the first fault."""
+    progress = _Progress()
+    try:
+        order = _checked_order(checkpoints, public_key, progress)
+        _verify_records(records, checkpoints, order, progress)
+    except _Failure as failure:
+        return VerifyReport(
+            ok=False,
+            records_checked=progress.records,
+            checkpoints_checked=progress.checkpoints,
+            verified_size=progress.verified_size,
+            first_bad_index=failure.index,
+            bad_checkpoint=failure.checkpoint,
+            reason=failure.reason,
+        )
+    return VerifyReport(
+        ok=True,
+        records_checked=progress.records,
+        checkpoints_checked=progress.checkpoints,
+        verified_size=progress.verified_size,
+    )
+
+
+def _checked_order(
+    checkpoints: Sequence[Checkpoint], public_key: Ed25519PublicKey, progress: _Progress
+) -> list[int]:
+    """Positions of the non-empty checkpoints by tree size, after checking signatures and times.
+
+    Checkpoints of size 0 are fully checked here (their root is fixed).
+    """
+    for position, checkpoint in enumerate(checkpoints):
+        try:
+            checkpoint.verify(public_key)
+        except CheckpointError as exc:
+            raise _Failure(f"checkpoint #{position}: {exc}", checkpoint=position) from exc
+    order = sorted(
+        range(len(checkpoints)),
+        key=lambda p: (checkpoints[p].tree_size, unix_millis(checkpoints[p].timestamp)),
+    )
+    for earlier, later in pairwise(order):
+        if checkpoints[later].timestamp < checkpoints[earlier].timestamp:
+            raise _Failure(
+                f"checkpoint #{later} (size {checkpoints[later].tree_size}) is dated before "
+                f"checkpoint #{earlier} (size {checkpoints[earlier].tree_size}), which it extends",
+                checkpoint=later,
+            )
+    for position in order:
+        checkpoint = checkpoints[position]
+        if checkpoint.tree_size == 0:
+            if checkpoint.root_hash != EMPTY_ROOT:
+                raise _Failure(
+                    f"checkpoint #{position} has size 0 but not the empty tree's root",
+                    checkpoint=position,
+                )
+            progress.checkpoints += 1
+    return [p for p in order if checkpoints[p].tree_size > 0]
+
+
+def _verify_records(
+    records: Iterable[bytes | LedgerRecord],
+    checkpoints: Sequence[Checkpoint],
+    order: list[int],
+    progress: _Progress,
+) -> None:
+    tree = MerkleTree()
+    append = tree.append
+    pending = iter(order)
+    next_position = next(pending, None)
+    next_size = -1 if next_position is None else checkpoints[next_position].tree_size
+
+    size = 0
+    for item in records:
+        raw = item.to_bytes() if isinstance(item, LedgerRecord) else item
+        if not quick_check(raw, size):
+            progress.records = size
+            raise _Failure(_explain(raw, size), index=size)
+        append(sha256(b"\x00" + raw).digest())
+        size += 1
+        while size == next_size and next_position is not None:
+            progress.records = size
+            _verify_checkpoint(tree, checkpoints[next_position], next_position, progress)
+            next_position = next(pending, None)
+            next_size = -1 if next_position is None else checkpoints[next_position].tree_size
+    progress.records = size
+
+    if next_position is not None:
+        raise _Failure(
+            f"checkpoint #{next_position} covers {next_size} records but only {size} were "
+            f"supplied: records from index {size} on are missing",
+            index=size,
+            checkpoint=next_position,
+        )
+    if size and not progress.verified_size:
+        raise _Failure(f"no signed checkpoint covers any of the {size} records")
+
+
+def _verify_checkpoint(
+    tree: MerkleTree, checkpoint: Checkpoint, position: int, progress: _Progress
+) -> None:
+    size = checkpoint.tree_size
+    start = progress.verified_size
+    if tree.root() != checkpoint.root_hash:
+        # Every record passed its own check, so the bytes were rewritten
+        # together with their digests, or the checkpoint itself is false.
+        raise _Failure(
+            f"records {start}..{size - 1} do not hash to the root signed in checkpoint "
+            f"#{position} (size {size}): rewritten records or a false checkpoint",
+            index=start,
+            checkpoint=position,
+        )
+    previous = progress.last_verified
+    if previous is not None:
+        proof = tree.consistency_proof(previous.tree_size, size)
+        try:
+            verify_consistency(
+                previous.tree_size, size, proof, previous.root_hash, checkpoint.root_hash
+            )
+        except ProofError as exc:
+            raise _Failure(
+                f"checkpoint #{position} is not consistent with the one of size "
+                f"{previous.tree_size}: {exc}",
+                index=start,
+                checkpoint=position,
+            ) from exc
+    progress.last_verified = checkpoint
+    progress.verified_size = size
+    progress.checkpoints += 1
+
+
+def _explain(raw: bytes, position: int) -> str:
+    """Why the record at `position` failed `quick_check`, in words."""
+    try:
+        record = LedgerRecord.from_bytes(raw)
+    except RecordError as exc:
+        return f"record {position}: {exc}"
+    if record.seq != position:
+        return (
+            f"record {position} has seq {record.seq}: "
+            "records are missing, duplicated or out of order"
+        )
+    return f"record {position}: seq or digest member is not where the canonical layout puts it"
