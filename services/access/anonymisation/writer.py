@@ -1,0 +1,145 @@
+"""Pass 2: stream the source in record batches and write the extract incrementally.
+
+Each batch is reduced to the rows whose equivalence class survived the search
+(rows of a class the profile never saw are dropped: fail closed), direct
+identifiers are dropped or pseudonymised, quasi-identifiers replaced by their
+labels at the chosen levels, and the result appended to a Parquet and a CSV file.
+"""
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
+import pyarrow.dataset as pa_ds
+import pyarrow.parquet as pq
+
+from services.access.anonymisation.class_keys import ClassKeyEncoder
+from services.access.anonymisation.ladders import Ladder
+from services.access.anonymisation.pseudonymiser import pseudonymise
+from services.access.anonymisation.source import dense_type
+
+_BATCH_ROWS = 128 * 1024
+
+
+@dataclass(frozen=True)
+class OutputColumn:
+    """One column of the extract and how it is derived from the source column."""
+
+    name: str
+    action: Literal["keep", "pseudonymise", "generalise"]
+    ladder: Ladder | None = None
+    level: int = 0
+
+
+@dataclass(frozen=True)
+class ClassFilter:
+    """Which generalised quasi-identifier combinations are released."""
+
+    ladders: tuple[Ladder, ...]
+    levels: tuple[int, ...]
+    encoder: ClassKeyEncoder
+    released_keys: npt.NDArray[np.int64]
+
+    def released(self, value_indices: Sequence[npt.NDArray[np.int64]], rows: int) -> npt.NDArray[np.bool_]:
+        """Rows to release, given each QI's index into its ladder's values (-1 if unseen)."""
+        seen = np.ones(rows, dtype=np.bool_)
+        codes = []
+        for ladder, level, indices in zip(self.ladders, self.levels, value_indices, strict=True):
+            seen &= indices >= 0
+            codes.append(ladder.codes[level][np.maximum(indices, 0)])
+        keys, known = self.encoder.encode(codes, rows)
+        if len(self.released_keys) == 0:
+            return np.zeros(rows, dtype=np.bool_)
+        rank = np.minimum(np.searchsorted(self.released_keys, keys), len(self.released_keys) - 1)
+        return seen & known & (self.released_keys[rank] == keys)
+
+
+@dataclass(frozen=True)
+class WrittenExtract:
+    rows_in: int
+    rows_out: int
+
+
+def output_schema(source: pa.Schema, columns: Sequence[OutputColumn]) -> pa.Schema:
+    fields = []
+    for column in columns:
+        generalised = column.action == "generalise" and column.level > 0
+        if column.action == "pseudonymise" or generalised:
+            fields.append(pa.field(column.name, pa.string()))
+        else:
+            fields.append(pa.field(column.name, dense_type(source.field(column.name).type)))
+    return pa.schema(fields)
+
+
+def write_extract(
+    dataset: pa_ds.Dataset,
+    columns: Sequence[OutputColumn],
+    class_filter: ClassFilter,
+    grant_key: bytes,
+    parquet_path: Path,
+    csv_path: Path,
+    on_rows: Callable[[int], None] | None = None,
+) -> WrittenExtract:
+    """Stream `dataset` into the extract files; returns the row counts."""
+    schema = output_schema(dataset.schema, columns)
+    qi_names = [ladder.column for ladder in class_filter.ladders]
+    needed = list(dict.fromkeys([*qi_names, *(c.name for c in columns)]))
+    rows_in = rows_out = 0
+    with (
+        pq.ParquetWriter(parquet_path, schema) as parquet_writer,
+        pa_csv.CSVWriter(csv_path, schema) as csv_writer,
+    ):
+        for batch in dataset.to_batches(columns=needed, batch_size=_BATCH_ROWS):
+            rows_in += batch.num_rows
+            out = _transform(batch, columns, class_filter, grant_key, schema)
+            if out.num_rows:
+                parquet_writer.write_batch(out)
+                csv_writer.write_batch(out)
+            rows_out += out.num_rows
+            if on_rows:
+                on_rows(rows_in)
+    return WrittenExtract(rows_in, rows_out)
+
+
+def _dense(column: pa.Array) -> pa.Array:
+    if isinstance(column, pa.DictionaryArray):
+        return column.dictionary_decode()
+    return column
+
+
+def _transform(
+    batch: pa.RecordBatch,
+    columns: Sequence[OutputColumn],
+    class_filter: ClassFilter,
+    grant_key: bytes,
+    schema: pa.Schema,
+) -> pa.RecordBatch:
+    value_index: dict[str, pa.Array] = {}
+    for ladder in class_filter.ladders:
+        source = _dense(batch.column(ladder.column))
+        if source.type != ladder.values.type:
+            source = pc.cast(source, ladder.values.type)
+        value_index[ladder.column] = pc.index_in(source, value_set=ladder.values, skip_nulls=False)
+    indices = [
+        np.asarray(pc.fill_null(value_index[lad.column], -1).to_numpy(zero_copy_only=False), np.int64)
+        for lad in class_filter.ladders
+    ]
+    released = pa.array(class_filter.released(indices, batch.num_rows))
+    kept = batch.filter(released)
+    arrays = []
+    for column in columns:
+        source = _dense(kept.column(column.name))
+        if column.action == "pseudonymise":
+            arrays.append(pseudonymise(source, grant_key))
+        elif column.action == "generalise" and column.ladder is not None and column.level > 0:
+            positions = pc.filter(value_index[column.name], released)
+            arrays.append(pc.take(column.ladder.labels[column.level], positions))
+        else:
+            arrays.append(source)
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
