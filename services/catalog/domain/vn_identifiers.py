@@ -24,12 +24,13 @@ class PiiKind(StrEnum):
 
 
 # The order in which a value that fits several kinds is attributed when a column gives no
-# majority for either reading.
+# majority for either reading: the stricter rule first, since a value passes a check digit
+# by chance far less often than it fits a phone prefix.
 KIND_PRECEDENCE: tuple[PiiKind, ...] = (
     PiiKind.EMAIL,
     PiiKind.CCCD,
-    PiiKind.PHONE,
     PiiKind.TAX_CODE,
+    PiiKind.PHONE,
     PiiKind.CMND,
     PiiKind.PERSON_NAME,
 )
@@ -312,16 +313,18 @@ def looks_like_person_name(s: str) -> bool:
     """True for 2-5 words starting (or, in Western order, ending) with a common surname.
 
     Marks are optional but, when present, must match the surname's ("Dương" yes, "Đường" no).
-    Words are capitalised, or the whole value is in lower case; an honorific ("Ông", "Quý
-    cô") in front is ignored; province names ("Hà Nội", "Thái Bình") are not names.
+    Every word is capitalised (title or upper case); an honorific ("Ông", "Quý cô") in front
+    is ignored; province names ("Hà Nội", "Thái Bình") are not names.
     """
-    s = s.strip()
+    s = unicodedata.normalize("NFC", s.strip())
     if not s or not s[0].isalpha():
         return False
     words = _without_honorific(s.split())
     if not 2 <= len(words) <= 5:
         return False
-    if not (all(w[0].isupper() for w in words) or s.islower()):
+    # Capitals keep out ordinary phrases that begin with a surname's syllable: "hồ sơ" (file),
+    # "lý do" (reason), "trần nhà" (ceiling).
+    if not all(w[0].isupper() for w in words):
         return False
     if not all(w.isalpha() for w in words):
         return False
