@@ -86,12 +86,17 @@ class StackConfig:
 class EmbeddedStack:
     """Starts and stops the broker, the object store and the services."""
 
-    def __init__(self, config: StackConfig) -> None:
+    def __init__(
+        self, config: StackConfig, *, tansu: Tansu | None = None, s3: SeaweedS3 | None = None
+    ) -> None:
+        """Own a broker and an object store, or share ones already running (tests)."""
         self.config = config
         self.data_dir = config.data_dir.resolve()
         self.log_dir = self.data_dir / "logs"
-        self.tansu = Tansu(self.log_dir / "tansu.log", port=config.kafka_port)
-        self.s3 = SeaweedS3(
+        self._owns_tansu = tansu is None
+        self._owns_s3 = s3 is None
+        self.tansu = tansu or Tansu(self.log_dir / "tansu.log", port=config.kafka_port)
+        self.s3 = s3 or SeaweedS3(
             self.data_dir / "seaweedfs",
             self.log_dir / "seaweedfs.log",
             [S3Identity("vndx", DEV_S3_ACCESS_KEY, DEV_S3_SECRET_KEY)],
@@ -140,9 +145,11 @@ class EmbeddedStack:
     def start_infrastructure(self) -> None:
         keys = Settings(data_dir=self.data_dir)
         ensure_keypair(keys.private_key_path, keys.public_key_path)
-        self.tansu.start()
+        if self._owns_tansu:
+            self.tansu.start()
         asyncio.run(ensure_topics(self.tansu.bootstrap_servers, all_topics_with_dlq()))
-        self.s3.start()
+        if self._owns_s3:
+            self.s3.start()
         ObjectStore.from_settings(self.settings()).ensure_bucket()
 
     def start_service(self, service: str) -> ChildProcess:
@@ -192,8 +199,10 @@ class EmbeddedStack:
     def stop(self) -> None:
         for service in list(self.processes):
             self.stop_service(service)
-        self.s3.stop()
-        self.tansu.stop()
+        if self._owns_s3:
+            self.s3.stop()
+        if self._owns_tansu:
+            self.tansu.stop()
 
     def __enter__(self) -> EmbeddedStack:
         self.start()
