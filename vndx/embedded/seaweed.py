@@ -232,6 +232,7 @@ class SeaweedS3:
         self._ports: SeaweedPorts | None = None
         self._process: ChildProcess | None = None
         self._runtime_dir: Path | None = None
+        self._ports_to_clean: set[SeaweedPorts] = set()
 
     @property
     def ports(self) -> SeaweedPorts:
@@ -292,6 +293,7 @@ class SeaweedS3:
                 require_free_port(self._fixed_s3_port, "SeaweedFS S3")
             if self._ports is None or attempt > 0:
                 self._ports = SeaweedPorts.choose(self._fixed_s3_port)
+            self._ports_to_clean.add(self._ports)
             # weed mini reloads options saved by an earlier start; pass them all afresh.
             (self.data_dir / "mini.options").unlink(missing_ok=True)
             process = ChildProcess(
@@ -342,8 +344,9 @@ class SeaweedS3:
         if self._runtime_dir is not None:
             shutil.rmtree(self._runtime_dir, ignore_errors=True)
             self._runtime_dir = None
-        if self._ports is not None:
-            _remove_grpc_sockets(self._ports)
+        for ports in self._ports_to_clean:
+            _remove_grpc_sockets(ports)
+        self._ports_to_clean.clear()
 
     def __enter__(self) -> Self:
         self.start()
