@@ -118,6 +118,16 @@ def _first_non_utf8_line(path: Path) -> int | None:
     return None
 
 
+def _first_ragged_line(path: Path, delimiter: str, expected: int) -> int | None:
+    """Find the first record whose field count is wrong (only on the error path)."""
+    with path.open(encoding="utf-8", errors="replace", newline="") as handle:
+        reader = csv.reader(handle, delimiter=delimiter)
+        for row in reader:
+            if row and len(row) != expected:
+                return reader.line_num
+    return None
+
+
 def _profile_csv(path: Path, schema: Schema) -> FileProfile:
     header_line = _read_first_line(path)
     if not header_line.strip():
@@ -159,7 +169,7 @@ def _profile_csv(path: Path, schema: Schema) -> FileProfile:
         raise InvalidUpload(f"the CSV cannot be read: {exc}") from exc
     if bad_rows:
         number, expected, actual = bad_rows[0]
-        line = (number + 1) if number is not None else None
+        line = number + 1 if number is not None else _first_ragged_line(path, delimiter, expected)
         where = f"line {line}" if line else "a row"
         raise InvalidUpload(f"{where} has {actual} fields, expected {expected}", line=line)
     if counter.rows == 0:
