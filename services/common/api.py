@@ -126,7 +126,10 @@ def current_principal(
 ) -> Principal:
     if principal is None:
         raise ApiError(
-            401, "unauthorized", "a bearer token is required", headers={"WWW-Authenticate": "Bearer"}
+            401,
+            "unauthorized",
+            "a bearer token is required",
+            headers={"WWW-Authenticate": "Bearer"},
         )
     return principal
 

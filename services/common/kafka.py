@@ -9,6 +9,7 @@ message never stops a partition.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -64,6 +65,11 @@ class KafkaPublisher:
                 self._producer = producer
             return self._producer
 
+    async def ping(self) -> None:
+        """Raise unless the broker answers a metadata request."""
+        producer = await self._started()
+        await producer.client.fetch_all_metadata()
+
     async def stop(self) -> None:
         async with self._lock:
             if self._producer is not None:
@@ -100,10 +106,8 @@ async def ensure_topics(
             if name not in existing
         ]
         if wanted:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(wanted)
-            except TopicAlreadyExistsError:
-                pass
     finally:
         await admin.close()
 
@@ -184,10 +188,8 @@ class EventConsumer:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
             finally:
-                try:
+                with contextlib.suppress(Exception):  # closing a broken consumer may fail too
                     await consumer.stop()
-                except Exception:  # noqa: S110 - closing a broken consumer may fail too
-                    pass
 
     async def _process(self, message: Any) -> None:
         record = KafkaRecord(
@@ -214,7 +216,10 @@ class EventConsumer:
             raise PoisonEvent(f"malformed: {exc}") from exc
         if envelope.type in self._handlers:
             return envelope
-        if _family(envelope.type) in self._handled_families and payload_class(envelope.type) is None:
+        if (
+            _family(envelope.type) in self._handled_families
+            and payload_class(envelope.type) is None
+        ):
             raise PoisonEvent(f"unknown version: {envelope.type}")
         return None
 
@@ -228,7 +233,10 @@ class EventConsumer:
             except Exception as exc:
                 self.stats.last_error = repr(exc)
                 log.warning(
-                    "handler for %s failed (attempt %d/%d)", envelope.type, attempt, attempts,
+                    "handler for %s failed (attempt %d/%d)",
+                    envelope.type,
+                    attempt,
+                    attempts,
                     exc_info=True,
                 )
                 if attempt == attempts:
@@ -248,7 +256,9 @@ class EventConsumer:
         try:
             payload = envelope.payload()
         except ValidationError as exc:
-            raise PoisonEvent(f"schema: {exc.errors()[0]['msg']} at {exc.errors()[0]['loc']}") from exc
+            raise PoisonEvent(
+                f"schema: {exc.errors()[0]['msg']} at {exc.errors()[0]['loc']}"
+            ) from exc
         with transaction(self._engine) as session:
             if already_processed(session, self._group_id, envelope.id):
                 return False
@@ -256,7 +266,9 @@ class EventConsumer:
             record_processed(session, self._group_id, envelope.id)
         return True
 
-    async def _dead_letter(self, record: KafkaRecord, reason: str, partition: int, offset: int) -> None:
+    async def _dead_letter(
+        self, record: KafkaRecord, reason: str, partition: int, offset: int
+    ) -> None:
         self.stats.dead_lettered += 1
         self.stats.reasons.append(reason)
         log.error("dead-lettering %s[%d]@%d: %s", record.topic, partition, offset, reason)

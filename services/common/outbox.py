@@ -8,6 +8,7 @@ publish and mark publishes again after restart: consumers dedupe by event id.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
@@ -86,9 +87,7 @@ def mark_for_replay(engine: Engine, since: datetime) -> int:
     """Make every event created since ``since`` publish again; return how many."""
     with transaction(engine) as session:
         result = session.execute(
-            update(OutboxRow)
-            .where(col(OutboxRow.created_at) >= since)
-            .values(published_at=None)
+            update(OutboxRow).where(col(OutboxRow.created_at) >= since).values(published_at=None)
         )
         return int(getattr(result, "rowcount", 0) or 0)
 
@@ -156,7 +155,5 @@ class OutboxRelay:
                 log.warning("outbox relay could not publish; retrying", exc_info=True)
                 delay = min(delay * 2, 5.0)
             self._wakeup.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), timeout=delay)
-            except TimeoutError:
-                pass
