@@ -16,6 +16,8 @@ from services.catalog.domain.vn_identifiers import KIND_PRECEDENCE, PiiKind, mas
 DIRECT_IDENTIFIER = "direct_identifier"
 DEFAULT_THRESHOLD = 0.2
 MAX_EXAMPLES = 3
+# Distinct values kept per kind to draw examples from; masks often coincide.
+_EXAMPLE_CANDIDATES = 50
 
 
 @dataclass(frozen=True)
@@ -82,25 +84,33 @@ def scan_column(
     Minh City tax code) counts once, for the kind most of the column's values fit, so that
     one column of phone numbers is not also reported as tax codes.
     """
-    counts = Counter(v.strip() for v in values if v is not None and v.strip())
+    counts = _non_empty_counts(values)
     non_empty = counts.total()
     if non_empty == 0:
         return []
-    kinds_of = {value: kinds for value in counts if (kinds := matching_kinds(value))}
+    # Values are tallied by the set of kinds they fit: few sets, many values.
+    tally: dict[frozenset[PiiKind], int] = {}
+    candidates: dict[frozenset[PiiKind], list[tuple[int, str]]] = {}
+    for position, (value, count) in enumerate(counts.items()):
+        kinds = matching_kinds(value)
+        if kinds:
+            tally[kinds] = tally.get(kinds, 0) + count
+            seen = candidates.setdefault(kinds, [])
+            if len(seen) < _EXAMPLE_CANDIDATES:
+                seen.append((position, value))
+
     fits: Counter[PiiKind] = Counter()
-    for value, kinds in kinds_of.items():
+    for kinds, count in tally.items():
         for kind in kinds:
-            fits[kind] += counts[value]
+            fits[kind] += count
     preference = sorted(fits, key=lambda k: (-fits[k], KIND_PRECEDENCE.index(k)))
 
     matched: Counter[PiiKind] = Counter()
-    examples: dict[PiiKind, list[str]] = {kind: [] for kind in preference}
-    for value, kinds in kinds_of.items():
+    pool: dict[PiiKind, list[tuple[int, str]]] = {kind: [] for kind in preference}
+    for kinds, count in tally.items():
         kind = next(k for k in preference if k in kinds)
-        matched[kind] += counts[value]
-        masked = mask(value, kind)
-        if len(examples[kind]) < MAX_EXAMPLES and masked not in examples[kind]:
-            examples[kind].append(masked)
+        matched[kind] += count
+        pool[kind].extend(candidates[kinds])
 
     return [
         Finding(
@@ -109,8 +119,28 @@ def scan_column(
             share=matched[kind] / non_empty,
             matched=matched[kind],
             non_empty=non_empty,
-            examples=examples[kind],
+            examples=_masked_examples(kind, pool[kind]),
         )
         for kind in preference
         if matched[kind] / non_empty > threshold
     ]
+
+
+def _non_empty_counts(values: Iterable[str | None]) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    for raw, count in Counter(values).items():
+        if raw is not None and (value := raw.strip()):
+            counts[value] += count
+    return counts
+
+
+def _masked_examples(kind: PiiKind, candidates: list[tuple[int, str]]) -> list[str]:
+    """Up to ``MAX_EXAMPLES`` distinct masked values, earliest in the sample first."""
+    examples: list[str] = []
+    for _, value in sorted(candidates):
+        masked = mask(value, kind)
+        if masked not in examples:
+            examples.append(masked)
+            if len(examples) == MAX_EXAMPLES:
+                break
+    return examples
