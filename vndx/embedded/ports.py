@@ -55,6 +55,15 @@ def port_is_free(port: int, host: str = LOOPBACK) -> bool:
         return True
 
 
+def accepts_tcp(port: int, host: str = LOOPBACK, timeout: float = 0.5) -> bool:
+    """Whether something accepts TCP connections on `host:port` now."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
 def require_free_port(port: int, what: str, host: str = LOOPBACK) -> None:
     """Raise `PortInUseError` if something already listens on `host:port`."""
     if not port_is_free(port, host):

@@ -25,7 +25,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
-from vndx.embedded.ports import LOOPBACK, free_ports, port_is_free, require_free_port
+from vndx.embedded.ports import (
+    LOOPBACK,
+    accepts_tcp,
+    free_ports,
+    port_is_free,
+    require_free_port,
+)
 from vndx.embedded.process import ChildProcess, child_environment, start_until_ready
 
 if TYPE_CHECKING:
@@ -327,6 +333,8 @@ class SeaweedS3:
             raise
 
     def _answers_signed_requests(self) -> bool:
+        if not accepts_tcp(self.ports.s3):
+            return False  # spares minio's retries with back-off and their log lines
         admin = next((identity for identity in self.identities if identity.is_admin), None)
         client = self.client(admin)
         client.list_buckets()

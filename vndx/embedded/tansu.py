@@ -13,7 +13,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self, TypeVar
 
-from vndx.embedded.ports import LOOPBACK, free_port, require_free_port
+from vndx.embedded.ports import LOOPBACK, accepts_tcp, free_port, require_free_port
 from vndx.embedded.process import ChildProcess, child_environment, start_until_ready
 
 _TOPIC_ALREADY_EXISTS = 36
@@ -103,9 +103,15 @@ class Tansu:
             process.start()
             return process
 
+        def ready() -> bool:
+            # The TCP check first keeps aiokafka from logging refused connections.
+            return accepts_tcp(self.port) and _run_coroutine(
+                lambda: _metadata_readable(self.bootstrap_servers)
+            )
+
         self._process = start_until_ready(
             launch,
-            lambda: _run_coroutine(lambda: _metadata_readable(self.bootstrap_servers)),
+            ready,
             describe=lambda: f"Tansu on {self.bootstrap_servers}",
             timeout=self.start_timeout,
             log_file=self.log_file,
