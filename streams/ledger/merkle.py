@@ -53,6 +53,21 @@ def _largest_power_of_two_below(n: int) -> int:
     return 1 << ((n - 1).bit_length() - 1)
 
 
+_NODE_HASHER = sha256(_NODE_PREFIX)
+
+
+def _pair_hashes(children: bytearray, first: int, stop: int) -> bytes:
+    """Node hashes of the child pairs first..stop-1 of one level, concatenated."""
+    parents = []
+    pair_size = 2 * HASH_SIZE
+    with memoryview(children) as view:
+        for offset in range(first * pair_size, stop * pair_size, pair_size):
+            hasher = _NODE_HASHER.copy()
+            hasher.update(view[offset : offset + pair_size])
+            parents.append(hasher.digest())
+    return b"".join(parents)
+
+
 class MerkleTree:
     """An append-only RFC 6962 tree over leaf hashes, with proofs for any earlier size."""
 
@@ -71,6 +86,11 @@ class MerkleTree:
         """Number of leaves appended so far."""
         return self._size
 
+    @property
+    def nbytes(self) -> int:
+        """Bytes of hashes stored (32 per node; about 64 MB for a million leaves)."""
+        return sum(len(level) for level in self._levels)
+
     def append(self, leaf: bytes) -> int:
         """Append one leaf hash; return its index. Amortised O(1) node hashes."""
         if len(leaf) != HASH_SIZE:
@@ -82,8 +102,9 @@ class MerkleTree:
         level = 0
         # Each trailing 1 bit of the index completes a block one level up.
         while index & 1:
-            children = levels[level]
-            parent = sha256(_NODE_PREFIX + children[-2 * HASH_SIZE :]).digest()
+            hasher = _NODE_HASHER.copy()
+            hasher.update(levels[level][-2 * HASH_SIZE :])
+            parent = hasher.digest()
             level += 1
             if level == len(levels):
                 levels.append(bytearray())
@@ -92,10 +113,29 @@ class MerkleTree:
         return self._size - 1
 
     def extend(self, leaf_hashes: Iterable[bytes]) -> None:
-        """Append many leaf hashes in order."""
-        append = self.append
-        for leaf in leaf_hashes:
-            append(leaf)
+        """Append many leaf hashes in order, hashing the new nodes level by level."""
+        batch = leaf_hashes if isinstance(leaf_hashes, list) else list(leaf_hashes)
+        if any(len(leaf) != HASH_SIZE for leaf in batch):
+            raise ValueError(f"every leaf hash must be {HASH_SIZE} bytes")
+        if not batch:
+            return
+        levels = self._levels
+        levels[0] += b"".join(batch)
+        self._size += len(batch)
+        level = 0
+        while True:
+            children = levels[level]
+            complete_pairs = len(children) // (2 * HASH_SIZE)
+            if level + 1 == len(levels):
+                if complete_pairs == 0:
+                    return
+                levels.append(bytearray())
+            parents = levels[level + 1]
+            known = len(parents) // HASH_SIZE
+            if known == complete_pairs:
+                return  # nothing new at this level, so nothing above changes
+            parents += _pair_hashes(children, known, complete_pairs)
+            level += 1
 
     def leaf(self, index: int) -> bytes:
         """The leaf hash at `index`."""
