@@ -294,8 +294,8 @@ def _apply_discounts(
             inputs["discount_cap"] = format_factor(terms.discount_cap)
             inputs["granted_rate"] = format_factor(granted.rate)
             label = (f"{label[0]}, {labels.CAPPED_NOTE[0]}", f"{label[1]}, {labels.CAPPED_NOTE[1]}")
-        if granted.rate > 0:
-            book.line(granted.discount.code, label, -amount, LineKind.DISCOUNT)
+        # A discount the cap swallowed whole still shows, at 0 đồng, so the buyer sees why.
+        book.line(granted.discount.code, label, -amount, LineKind.DISCOUNT)
         book.note(granted.discount.rule, inputs, -amount)
 
 

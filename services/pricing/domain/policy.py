@@ -344,7 +344,8 @@ def _table_curve_issues(table: dict[int, Decimal]) -> list[tuple[Location, str]]
                     f"curve must be concave: the factor per extra day rises at {days} days",
                 )
             )
-        previous_slope = (rise, run)
+        # After a fall, the next slope is not compared with it: one problem, one report.
+        previous_slope = (rise, run) if rise >= 0 else None
         previous_days, previous_factor = days, factor
     return issues
 
