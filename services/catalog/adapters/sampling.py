@@ -1,12 +1,12 @@
 """Reads a uniform sample of a data file's columns, as strings, for the personal-data scan.
 
 The file is streamed in record batches and a bottom-k reservoir keeps the ``max_rows`` rows
-with the smallest random keys, so memory is bounded by the sample plus one batch whatever
-the file's size. A reservoir rather than the first rows: files are often sorted (by date,
-by region, by id) and a column can be empty for its first rows and filled further on; the
-scan is a publication gate, so it must see the whole file, and reading it through costs
-about a second per million rows. The random keys come from a fixed seed, so a file always
-gets the same sample and the same report.
+with the smallest random keys, so memory is bounded by about twice the sample plus one batch
+whatever the file's size. A reservoir rather than the first rows: files are often sorted (by
+date, by region, by id) and a column can be empty for its first rows and filled further on;
+the scan is a publication gate, so it must see the whole file, and reading it through costs
+about two seconds per million 12-column rows. The random keys come from a fixed seed, so a
+file always gets the same sample and the same report.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
@@ -104,30 +105,58 @@ def _require(names: list[str], present: list[str], path: Path) -> None:
 def _reservoir(
     batches: Iterator[pa.RecordBatch], names: list[str], max_rows: int, seed: int
 ) -> pa.Table:
-    """Keep the ``max_rows`` rows with the smallest random keys, then restore file order."""
-    rng = np.random.default_rng(seed)
-    kept: pa.Table | None = None
-    kept_keys = np.empty(0)
-    kept_rows = np.empty(0, dtype=np.int64)
-    rows_seen = 0
+    """The sample of ``max_rows`` rows, in file order."""
+    reservoir = _Reservoir(max_rows, seed)
     for batch in batches:
-        keys = rng.random(batch.num_rows)
-        rows = np.arange(rows_seen, rows_seen + batch.num_rows, dtype=np.int64)
-        rows_seen += batch.num_rows
-        if len(kept_keys) >= max_rows:
-            # Only rows that beat the current worst key can enter the sample.
-            entering = np.flatnonzero(keys < kept_keys.max())
-            if len(entering) == 0:
-                continue
-            batch, keys, rows = batch.take(pa.array(entering)), keys[entering], rows[entering]
-        candidates = pa.Table.from_batches([batch])
-        kept = candidates if kept is None else pa.concat_tables([kept, candidates])
-        kept_keys = np.concatenate([kept_keys, keys])
-        kept_rows = np.concatenate([kept_rows, rows])
-        if len(kept_keys) > max_rows:
-            best = np.argpartition(kept_keys, max_rows - 1)[:max_rows]
-            kept, kept_keys, kept_rows = kept.take(pa.array(best)), kept_keys[best], kept_rows[best]
-    if kept is None:
-        return pa.table({name: pa.array([], pa.string()) for name in names})
-    in_file_order = np.argsort(kept_rows, kind="stable")
-    return kept.take(pa.array(in_file_order))
+        reservoir.offer(batch)
+    return reservoir.in_file_order(names)
+
+
+class _Reservoir:
+    """Bottom-k sampling: keeps the ``size`` rows with the smallest random keys seen so far.
+
+    Candidates pile up and are cut back to ``size`` only when they reach twice that, so the
+    kept table is rebuilt a few times per file rather than once per batch.
+    """
+
+    def __init__(self, size: int, seed: int) -> None:
+        self.size = size
+        self.rng = np.random.default_rng(seed)
+        self.tables: list[pa.Table] = []
+        self.keys: list[npt.NDArray[np.float64]] = []
+        self.rows: list[npt.NDArray[np.int64]] = []
+        self.held = 0
+        self.rows_seen = 0
+        self.cutoff = 1.0  # keys are below 1; a row keyed at or above this cannot be kept
+
+    def offer(self, batch: pa.RecordBatch) -> None:
+        keys = self.rng.random(batch.num_rows)
+        rows = np.arange(self.rows_seen, self.rows_seen + batch.num_rows, dtype=np.int64)
+        self.rows_seen += batch.num_rows
+        entering = keys < self.cutoff
+        if not entering.all():
+            batch, keys, rows = batch.filter(pa.array(entering)), keys[entering], rows[entering]
+        if batch.num_rows == 0:
+            return
+        self.tables.append(pa.Table.from_batches([batch]))
+        self.keys.append(keys)
+        self.rows.append(rows)
+        self.held += batch.num_rows
+        if self.held >= 2 * self.size:
+            self._cut()
+
+    def _cut(self) -> None:
+        table = pa.concat_tables(self.tables)
+        keys, rows = np.concatenate(self.keys), np.concatenate(self.rows)
+        if len(keys) > self.size:
+            best = np.argpartition(keys, self.size - 1)[: self.size]
+            table, keys, rows = table.take(pa.array(best)), keys[best], rows[best]
+            self.cutoff = float(keys.max())
+        self.tables, self.keys, self.rows = [table], [keys], [rows]
+        self.held = len(keys)
+
+    def in_file_order(self, names: list[str]) -> pa.Table:
+        if not self.tables:
+            return pa.table({name: pa.array([], pa.string()) for name in names})
+        self._cut()
+        return self.tables[0].take(pa.array(np.argsort(self.rows[0], kind="stable")))
