@@ -420,8 +420,7 @@ def _mask_digits(digits: str, keep_head: int, keep_tail: int) -> str:
 
 def _mask_phone(s: str) -> str:
     digits = s.translate(_PHONE_SEPARATORS)
-    international = digits.startswith(("+84", "0084")) or digits.startswith("84")
-    head = "+84" if international else digits[:1]
+    head = "+84" if digits.startswith(("+84", "0084", "84")) else digits[:1]
     return head + "****" + digits[-4:]
 
 
