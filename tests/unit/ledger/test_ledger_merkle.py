@@ -167,3 +167,23 @@ def test_trivial_consistency_proofs_are_empty() -> None:
     assert tree.consistency_proof(0, 5) == []
     assert tree.consistency_proof(5, 5) == []
     assert tree.inclusion_proof(0, 1) == []
+
+
+def test_batches_and_single_appends_build_the_same_tree() -> None:
+    hashes = leaves(1000)
+    tree = MerkleTree()
+    position = 0
+    for step in (1, 3, 64, 1, 255, 2, 600, 74):
+        if step == 1:
+            tree.append(hashes[position])
+        else:
+            tree.extend(hashes[position : position + step])
+        position += step
+    assert position == 1000
+    assert tree.root() == root_hash(hashes)
+    assert [tree.root(size) for size in (1, 4, 68, 69, 324, 326, 926)] == [
+        reference_root(hashes[:size]) for size in (1, 4, 68, 69, 324, 326, 926)
+    ]
+    with pytest.raises(ValueError, match="32 bytes"):
+        tree.extend([hashes[0], b"short"])
+    assert tree.size == 1000
