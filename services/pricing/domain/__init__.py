@@ -37,7 +37,7 @@ from services.pricing.domain.quote import (
     TraceStep,
     make_quote,
 )
-from services.pricing.domain.signing import key_id_for, sign_quote, verify_quote
+from services.pricing.domain.signing import QuoteSigner, key_id_for, sign_quote, verify_quote
 
 __all__ = [
     "ADDITIVE_KINDS",
@@ -59,6 +59,7 @@ __all__ = [
     "Quote",
     "QuoteLine",
     "QuoteSignatureInvalid",
+    "QuoteSigner",
     "RevenueSplit",
     "Segment",
     "SignedQuote",

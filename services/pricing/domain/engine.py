@@ -25,27 +25,37 @@ from services.pricing.domain.money import (
 )
 from services.pricing.domain.policy import Policy
 from services.pricing.domain.primitives import LineKind, Product
-from services.pricing.domain.quote import PricedQuote, QuoteLine, RevenueSplit, TraceStep
+from services.pricing.domain.quote import PricedQuote
 
 
 @dataclass
 class _Book:
-    """Lines and trace being written; `running` is the sum of additive lines so far."""
+    """Lines and trace being written, as plain data validated once into the PricedQuote;
+    `running` is the sum of the additive lines so far, `discounts` of the discount lines."""
 
-    lines: list[QuoteLine] = field(default_factory=list)
-    trace: list[TraceStep] = field(default_factory=list)
+    lines: list[dict[str, object]] = field(default_factory=list)
+    trace: list[dict[str, object]] = field(default_factory=list)
     running: int = 0
+    discounts: int = 0
 
     def line(self, code: str, label: Label, amount: int, kind: LineKind) -> None:
         self.lines.append(
-            QuoteLine(code=code, label_vi=label[0], label_en=label[1], amount=amount, kind=kind)
+            {
+                "code": code,
+                "label_vi": label[0],
+                "label_en": label[1],
+                "amount": amount,
+                "kind": kind,
+            }
         )
-        if kind not in (LineKind.SHARE, LineKind.TOTAL):
+        if kind is not LineKind.SHARE and kind is not LineKind.TOTAL:
             self.running += amount
+        if kind is LineKind.DISCOUNT:
+            self.discounts += amount
 
     def note(self, rule: str, inputs: dict[str, str], output: int | Decimal | str) -> None:
         shown = format_factor(output) if isinstance(output, Decimal) else str(output)
-        self.trace.append(TraceStep(rule=rule, inputs=inputs, output=shown))
+        self.trace.append({"rule": rule, "inputs": inputs, "output": shown})
 
     def multiply(self, code: str, label: Label, factor: Decimal, rule: str, **facts: str) -> None:
         """Scale the running amount: the line is round_half_up(running x factor) - running."""
@@ -115,7 +125,7 @@ def _price(
         _apply_minimum_charge(book, policy)
         _round_net(book, policy)
     net = book.running
-    discount_total = sum(line.amount for line in book.lines if line.kind is LineKind.DISCOUNT)
+    discount_total = book.discounts
 
     vat = round_half_up(net * policy.fees.vat_rate)
     book.line("vat", labels.vat(policy.fees.vat_rate), vat, LineKind.TAX)
@@ -124,27 +134,29 @@ def _price(
     book.line("total", labels.TOTAL, total, LineKind.TOTAL)
     split = _split(book, policy, net, vat)
 
-    return PricedQuote(
-        listing_id=facts.listing_id,
-        listing_version=facts.version,
-        product=product,
-        duration_days=duration_days,
-        buyer_org=buyer.org,
-        declared_segment=buyer.segment,
-        segment=segment,
-        policy_version=policy.version,
-        lines=tuple(book.lines),
-        trace=tuple(book.trace),
-        subtotal=subtotal,
-        discount_total=discount_total,
-        net=net,
-        vat=vat,
-        total=total,
-        split=split,
-        waived=segment_terms.waiver,
-        requires_justification=segment_terms.requires_justification,
-        priced_at=now,
-        expires_at=now + timedelta(minutes=policy.quote_validity_minutes),
+    return PricedQuote.model_validate(
+        {
+            "listing_id": facts.listing_id,
+            "listing_version": facts.version,
+            "product": product,
+            "duration_days": duration_days,
+            "buyer_org": buyer.org,
+            "declared_segment": buyer.segment,
+            "segment": segment,
+            "policy_version": policy.version,
+            "lines": book.lines,
+            "trace": book.trace,
+            "subtotal": subtotal,
+            "discount_total": discount_total,
+            "net": net,
+            "vat": vat,
+            "total": total,
+            "split": split,
+            "waived": segment_terms.waiver,
+            "requires_justification": segment_terms.requires_justification,
+            "priced_at": now,
+            "expires_at": now + timedelta(minutes=policy.quote_validity_minutes),
+        }
     )
 
 
@@ -316,7 +328,7 @@ def _round_net(book: _Book, policy: Policy) -> None:
         book.note("fees.rounding_step", {"amount": str(before), "step": str(step)}, rounded)
 
 
-def _split(book: _Book, policy: Policy, net: int, vat: int) -> RevenueSplit:
+def _split(book: _Book, policy: Policy, net: int, vat: int) -> dict[str, int]:
     """Platform and agency shares are rounded down; the state budget gets the remainder."""
     shares = policy.fees.shares
     platform = round_down(net * shares.platform)
@@ -333,4 +345,4 @@ def _split(book: _Book, policy: Policy, net: int, vat: int) -> RevenueSplit:
         {"net": str(net)},
         f"platform={platform} agency={agency} state_budget={budget} vat={vat}",
     )
-    return RevenueSplit(platform_fee=platform, agency_share=agency, budget_share=budget, vat=vat)
+    return {"platform_fee": platform, "agency_share": agency, "budget_share": budget, "vat": vat}

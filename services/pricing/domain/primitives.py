@@ -79,4 +79,7 @@ UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
 Rate = Annotated[Decimal, Field(ge=0, le=1, allow_inf_nan=False)]
 Factor = Annotated[Decimal, Field(gt=0, allow_inf_nan=False)]
 NonNegativeDecimal = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
-Money = Annotated[int, Field(ge=0)]
+MAX_SAFE_INTEGER = 2**53 - 1
+"""Largest integer JSON (RFC 8785) carries exactly; far above any amount in đồng."""
+Money = Annotated[int, Field(ge=0, le=MAX_SAFE_INTEGER)]
+SignedAmount = Annotated[int, Field(ge=-MAX_SAFE_INTEGER, le=MAX_SAFE_INTEGER)]

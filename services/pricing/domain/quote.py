@@ -6,16 +6,18 @@ from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID, uuid4
 
-import rfc8785
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from services.pricing.domain.canonical import canonical_json
 from services.pricing.domain.errors import JustificationRequired
 from services.pricing.domain.primitives import (
     ADDITIVE_KINDS,
+    MAX_SAFE_INTEGER,
     LineKind,
     Money,
     Product,
     Segment,
+    SignedAmount,
     UtcDatetime,
 )
 
@@ -30,7 +32,7 @@ class QuoteLine(_Frozen):
     code: str
     label_vi: str
     label_en: str
-    amount: int
+    amount: SignedAmount
     kind: LineKind
 
 
@@ -38,7 +40,7 @@ class TraceStep(_Frozen):
     """A rule of the policy that fired: its id (a policy field path), inputs and output."""
 
     rule: str
-    inputs: dict[str, str]
+    inputs: dict[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")], str]
     output: str
 
 
@@ -79,7 +81,7 @@ class PricedQuote(_Frozen):
     trace: tuple[TraceStep, ...]
     subtotal: Money
     """Value of the access before incentives: sum of base, multiplier and fee lines so far."""
-    discount_total: int
+    discount_total: SignedAmount
     """Sum of discount lines (zero or negative), the waiver included."""
     net: Money
     vat: Money
@@ -101,9 +103,9 @@ class Quote(_Frozen):
 
     id: UUID
     listing_id: str
-    listing_version: int
+    listing_version: Annotated[int, Field(ge=1, le=MAX_SAFE_INTEGER)]
     product: Product
-    duration_days: int
+    duration_days: Annotated[int, Field(ge=1, le=MAX_SAFE_INTEGER)]
     buyer_org: str
     segment: Segment
     purpose: str | None = None
@@ -126,7 +128,7 @@ class Quote(_Frozen):
 
     def canonical_bytes(self) -> bytes:
         """RFC 8785 (JCS) canonical JSON of every field except `signature`."""
-        return bytes(rfc8785.dumps(self.model_dump(mode="json", exclude={"signature"})))
+        return canonical_json(self.model_dump(mode="json", exclude={"signature"}))
 
     def is_expired(self, now: datetime) -> bool:
         return now >= self.expires_at
@@ -139,7 +141,7 @@ class SignedQuote(Quote):
     signature: Annotated[str, Field(min_length=1)]
 
     def unsigned(self) -> Quote:
-        return Quote.model_validate(self.model_dump(exclude={"key_id", "signature"}))
+        return Quote.model_validate({name: getattr(self, name) for name in Quote.model_fields})
 
 
 def make_quote(

@@ -13,6 +13,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from services.pricing.domain.canonical import canonical_json
 from services.pricing.domain.errors import QuoteSignatureInvalid
 from services.pricing.domain.quote import Quote, SignedQuote
 
@@ -35,13 +36,26 @@ def key_id_for(public_key: Ed25519PublicKey) -> str:
     return "ed25519:" + _b64url(hashlib.sha256(raw).digest()[:16])
 
 
+class QuoteSigner:
+    """Signs quotes with one private key; computes the key id once."""
+
+    def __init__(self, private_key: Ed25519PrivateKey) -> None:
+        self._private_key = private_key
+        self.key_id = key_id_for(private_key.public_key())
+
+    def sign(self, quote: Quote) -> SignedQuote:
+        """Sign every field of the quote plus the signer's key id."""
+        payload = quote.model_dump(mode="json")
+        payload["key_id"] = self.key_id
+        signature = _b64url(self._private_key.sign(canonical_json(payload)))
+        return SignedQuote.model_validate(
+            {**dict(quote), "key_id": self.key_id, "signature": signature}
+        )
+
+
 def sign_quote(quote: Quote, private_key: Ed25519PrivateKey) -> SignedQuote:
-    """Sign every field of the quote plus the signer's key id."""
-    fields = dict(quote)
-    fields["key_id"] = key_id_for(private_key.public_key())
-    unsigned = SignedQuote.model_construct(**fields, signature="")
-    signature = private_key.sign(unsigned.canonical_bytes())
-    return unsigned.model_copy(update={"signature": _b64url(signature)})
+    """Sign every field of the quote plus the signer's key id (see QuoteSigner to reuse)."""
+    return QuoteSigner(private_key).sign(quote)
 
 
 def verify_quote(signed: SignedQuote, public_key: Ed25519PublicKey) -> Quote:

@@ -6,11 +6,12 @@ exact Decimals; derived factors are rounded to 6 places (see money.py).
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
-from decimal import Decimal
+from decimal import Decimal, localcontext
 
 from services.pricing.domain.facts import ClassificationCounts, DatasetFacts
-from services.pricing.domain.money import round_factor, round_half_up
+from services.pricing.domain.money import MONEY_CONTEXT, round_factor, round_half_up
 from services.pricing.domain.policy import (
     ClassificationTerms,
     CoverageTerms,
@@ -99,5 +100,12 @@ def list_price_target(bounds: ListPriceBounds, framework_value: int, list_price:
 
 def duration_factor(curve: DurationCurve, days: int) -> Decimal:
     if isinstance(curve, PowerCurve):
-        return round_factor((Decimal(days) / curve.reference_days) ** curve.alpha)
+        return _power_factor(days, curve.reference_days, curve.alpha)
     return round_factor(curve.factors[days])
+
+
+@functools.lru_cache(maxsize=1024)
+def _power_factor(days: int, reference_days: int, alpha: Decimal) -> Decimal:
+    """(days / reference_days) ** alpha; cached because a 40-digit power is slow."""
+    with localcontext(MONEY_CONTEXT):
+        return round_factor((Decimal(days) / reference_days) ** alpha)
