@@ -127,7 +127,9 @@ def synthetic_extract(directory: Path) -> dict[str, object]:
         "parquet",
         SYNTHETIC_RULES,
         PrivacyTargets(k=5, l=2, max_suppression=0.05),
-        derive_grant_key(b"bench-master-key-0123456789abcdef", "00000000-0000-4000-8000-000000000001"),
+        derive_grant_key(
+            b"bench-master-key-0123456789abcdef", "00000000-0000-4000-8000-000000000001"
+        ),
         directory / "extract",
         {
             "admin": directory / "admin.csv",
@@ -157,7 +159,9 @@ def adult_extract(directory: Path) -> dict[str, object]:
 
 
 def _child(
-    job: Callable[[Path], dict[str, object]], directory: Path, queue: "multiprocessing.Queue[object]"
+    job: Callable[[Path], dict[str, object]],
+    directory: Path,
+    queue: "multiprocessing.Queue[object]",
 ) -> None:
     started = time.perf_counter()
     outcome = job(directory)
@@ -186,24 +190,34 @@ def main() -> None:
         directory = Path(tmp)
         started = time.perf_counter()
         source = write_synthetic(directory, args.rows)
-        print(f"synthetic data: {args.rows:,} rows, {source.stat().st_size / 2**20:.1f} MiB "
-              f"Parquet, generated in {time.perf_counter() - started:.1f} s")
+        print(
+            f"synthetic data: {args.rows:,} rows, {source.stat().st_size / 2**20:.1f} MiB "
+            f"Parquet, generated in {time.perf_counter() - started:.1f} s"
+        )
         copy = measure(plain_copy, directory)
         extract = measure(synthetic_extract, directory)
         adult = measure(adult_extract, directory)
     result = extract["result"]
-    print(f"plain Parquet read+write : {copy['seconds']:.2f} s, peak RSS {copy['peak_rss_mib']:.0f} MiB")
-    print(f"extract build            : {extract['seconds']:.2f} s "
-          f"({extract['seconds'] / copy['seconds']:.1f}x the copy; goal <= 3x), "
-          f"peak RSS {extract['peak_rss_mib']:.0f} MiB (goal <= 1024)")
+    print(
+        f"plain Parquet read+write : {copy['seconds']:.2f} s, peak RSS {copy['peak_rss_mib']:.0f} MiB"
+    )
+    print(
+        f"extract build            : {extract['seconds']:.2f} s "
+        f"({extract['seconds'] / copy['seconds']:.1f}x the copy; goal <= 3x), "
+        f"peak RSS {extract['peak_rss_mib']:.0f} MiB (goal <= 1024)"
+    )
     stages = extract["stage_starts"]
     assert isinstance(stages, dict)
     marks = [("open", extract["start"]), *stages.items()]
-    for (name, at), (_, until) in zip(marks, [*marks[1:], ("end", extract["start"] + extract["seconds"])], strict=True):
+    for (name, at), (_, until) in zip(
+        marks, [*marks[1:], ("end", extract["start"] + extract["seconds"])], strict=True
+    ):
         print(f"    {name:8s} {until - at:6.2f} s")
     print(f"    rows {result.rows_in:,} -> {result.rows_out:,}; figures {result.figures}")
-    print(f"Adult to k=5             : {adult['seconds']:.2f} s (goal < 2 s), "
-          f"peak RSS {adult['peak_rss_mib']:.0f} MiB; figures {adult['result'].figures}")
+    print(
+        f"Adult to k=5             : {adult['seconds']:.2f} s (goal < 2 s), "
+        f"peak RSS {adult['peak_rss_mib']:.0f} MiB; figures {adult['result'].figures}"
+    )
 
 
 if __name__ == "__main__":

@@ -92,6 +92,7 @@ def build_extract(
         report("search", 1.0)
 
         partial_parquet, partial_csv = work_dir / PARQUET_NAME, work_dir / CSV_NAME
+        report("write", 0.0)
         written = write_extract(
             dataset,
             _output_columns(columns, ladders, best),

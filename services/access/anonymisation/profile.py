@@ -54,6 +54,7 @@ def profile_source(
         connection.execute(f"SET temp_directory = '{spill}'")
         connection.execute(f"SET memory_limit = '{memory_limit}'")
         connection.execute("SET preserve_insertion_order = false")
+        connection.execute("SET enable_progress_bar = false")
         connection.register("source", dataset)
         selected = ", ".join(quote_identifier(c) for c in columns)
         if columns:

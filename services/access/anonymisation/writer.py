@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 
 from services.access.anonymisation.class_keys import ClassKeyEncoder
 from services.access.anonymisation.ladders import Ladder
-from services.access.anonymisation.pseudonymiser import pseudonymise
+from services.access.anonymisation.pseudonymiser import Pseudonymiser
 from services.access.anonymisation.source import dense_type
 
 _BATCH_ROWS = 128 * 1024
@@ -91,19 +91,22 @@ def write_extract(
     qi_names = [ladder.column for ladder in class_filter.ladders]
     needed = list(dict.fromkeys([*qi_names, *(c.name for c in columns)]))
     rows_in = rows_out = 0
+    pseudonymiser = Pseudonymiser(grant_key) if any(c.action == "pseudonymise" for c in columns) else None
     with (
         pq.ParquetWriter(parquet_path, schema) as parquet_writer,
         pa_csv.CSVWriter(csv_path, schema) as csv_writer,
     ):
         for batch in dataset.to_batches(columns=needed, batch_size=_BATCH_ROWS):
             rows_in += batch.num_rows
-            out = _transform(batch, columns, class_filter, grant_key, schema)
+            out = _transform(batch, columns, class_filter, pseudonymiser, schema)
             if out.num_rows:
                 parquet_writer.write_batch(out)
                 csv_writer.write_batch(out)
             rows_out += out.num_rows
             if on_rows:
                 on_rows(rows_in)
+    if pseudonymiser:
+        pseudonymiser.close()
     return WrittenExtract(rows_in, rows_out)
 
 
@@ -117,7 +120,7 @@ def _transform(
     batch: pa.RecordBatch,
     columns: Sequence[OutputColumn],
     class_filter: ClassFilter,
-    grant_key: bytes,
+    pseudonymiser: Pseudonymiser | None,
     schema: pa.Schema,
 ) -> pa.RecordBatch:
     value_index: dict[str, pa.Array] = {}
@@ -135,8 +138,8 @@ def _transform(
     arrays = []
     for column in columns:
         source = _dense(kept.column(column.name))
-        if column.action == "pseudonymise":
-            arrays.append(pseudonymise(source, grant_key))
+        if column.action == "pseudonymise" and pseudonymiser:
+            arrays.append(pseudonymiser(source))
         elif column.action == "generalise" and column.ladder is not None and column.level > 0:
             positions = pc.filter(value_index[column.name], released)
             arrays.append(pc.take(column.ladder.labels[column.level], positions))
