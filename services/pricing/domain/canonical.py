@@ -4,7 +4,7 @@ Quotes hold only strings, booleans, null, integers within ±(2**53 - 1), lists, 
 whose keys are ASCII (field names and trace input names, both constrained by the models).
 On that subset JCS is exactly: keys sorted, no whitespace, UTF-8, and the standard library's
 escaping of '"', '\\' and control characters (lowercase \\u00xx, short forms for \\b \\t \\n
-\\f \\r). That is what `json.dumps` produces in C, about ten times faster than the `rfc8785`
+\\f \\r). That is what `json.dumps` produces in C, several times faster than the `rfc8785`
 package, which stays the reference: `canonical_json_reference` uses it, and the tests
 compare both byte for byte on random quotes. The quote models keep their data inside the
 subset (no float fields, integers bounded by MAX_SAFE_INTEGER, trace input names matching

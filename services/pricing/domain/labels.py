@@ -68,7 +68,7 @@ def coverage(province_count: int, value: Decimal) -> Label:
         return factor("Hệ số phạm vi (toàn quốc)", "Coverage (national)", value)
     return factor(
         f"Hệ số phạm vi ({province_count} tỉnh/thành phố)",
-        f"Coverage ({province_count} provinces)",
+        f"Coverage ({province_count} province{'' if province_count == 1 else 's'})",
         value,
     )
 
