@@ -43,6 +43,16 @@ def load_policy(source: str | os.PathLike[str]) -> Policy:
     """
     text = Path(source).read_text(encoding="utf-8") if isinstance(source, os.PathLike) else source
     root, data = _parse(text)
+    if not isinstance(data, dict):
+        raise PolicyError(
+            [
+                PolicyIssue(
+                    "",
+                    root.start_mark.line + 1,
+                    "a policy is a YAML mapping (to load a file, pass a pathlib.Path)",
+                )
+            ]
+        )
     try:
         return Policy.model_validate(data)
     except ValidationError as error:

@@ -68,6 +68,11 @@ def test_a_path_loads_a_file_and_text_loads_text(tmp_path: Path) -> None:
     assert load_policy(file) == load_policy(DEFAULT_POLICY_TEXT) == load_default_policy()
 
 
+def test_a_path_given_as_text_is_explained() -> None:
+    with pytest.raises(PolicyError, match=r"pass a pathlib\.Path"):
+        load_policy("services/pricing/policies/default.yaml")
+
+
 def test_decimals_are_read_exactly_not_through_binary_floats() -> None:
     policy = load_policy(edited("vat_rate: 0.10", "vat_rate: 0.0825"))
 
