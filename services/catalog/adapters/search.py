@@ -41,8 +41,7 @@ def install_search_index(engine: Engine) -> None:
         if engine.dialect.name == "sqlite":
             connection.exec_driver_sql(
                 "CREATE VIRTUAL TABLE IF NOT EXISTS listing_fts USING fts5("
-                "listing_id UNINDEXED, title, body, "
-                "tokenize = 'unicode61 remove_diacritics 2')"
+                "title, body, tokenize = 'unicode61 remove_diacritics 2')"
             )
         else:
             connection.exec_driver_sql(
@@ -51,13 +50,21 @@ def install_search_index(engine: Engine) -> None:
 
 
 def index_listing(session: Session, listing_id: str, title: str, body: str) -> None:
-    """Keep the SQLite FTS table in step with a listing (PostgreSQL indexes by expression)."""
+    """Keep the SQLite FTS table in step with a listing (PostgreSQL indexes by expression).
+
+    The FTS row shares the listing row's SQLite ``rowid``, so an update is an
+    indexed delete and insert rather than a scan; the listing row must be flushed.
+    """
     if session.get_bind().dialect.name != "sqlite":
         return
-    session.execute(text("DELETE FROM listing_fts WHERE listing_id = :id"), {"id": listing_id})
+    session.flush()
+    rowid = session.execute(
+        text("SELECT rowid FROM listings WHERE id = :id"), {"id": listing_id}
+    ).scalar_one()
+    session.execute(text("DELETE FROM listing_fts WHERE rowid = :rowid"), {"rowid": rowid})
     session.execute(
-        text("INSERT INTO listing_fts (listing_id, title, body) VALUES (:id, :title, :body)"),
-        {"id": listing_id, "title": title, "body": body},
+        text("INSERT INTO listing_fts (rowid, title, body) VALUES (:rowid, :title, :body)"),
+        {"rowid": rowid, "title": title, "body": body},
     )
 
 
@@ -96,10 +103,10 @@ def search(connection: Connection, filters: SearchFilters, offset: int, limit: i
     if connection.dialect.name == "sqlite":
         params["match"] = " AND ".join(f'"{t}"*' for t in terms)
         base = (
-            "FROM listing_fts f JOIN listings l ON l.id = f.listing_id "
+            "FROM listing_fts f JOIN listings l ON l.rowid = f.rowid "
             f"WHERE listing_fts MATCH :match AND {where}"
         )
-        order = "ORDER BY bm25(listing_fts, 0.0, 4.0, 1.0), l.id"
+        order = "ORDER BY bm25(listing_fts, 4.0, 1.0), l.id"
     else:
         params["match"] = " & ".join(f"{t}:*" for t in terms)
         base = f"FROM listings l WHERE {_PG_VECTOR} @@ to_tsquery('simple', :match) AND {where}"
