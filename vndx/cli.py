@@ -77,6 +77,12 @@ def token(
     org: Annotated[str, typer.Option(help="organisation code, e.g. bca-c06")],
     role: Annotated[str, typer.Option(help="provider | buyer | regulator | operator")],
     ttl: Annotated[int, typer.Option(help="lifetime in seconds")] = 8 * 3600,
+    segment: Annotated[
+        str | None,
+        typer.Option(
+            help="buyer segment: startup, sme, research_education, public_interest, foreign"
+        ),
+    ] = None,
 ) -> None:
     """Print a signed bearer token for a development identity (embedded mode only)."""
     settings = load_settings(service_name="catalog")
@@ -96,7 +102,7 @@ def token(
         audience=settings.jwt_audience,
     )
     role_value: Role = role  # type: ignore[assignment]
-    sys.stdout.write(issuer.issue(org, role_value, ttl_s=ttl) + "\n")
+    sys.stdout.write(issuer.issue(org, role_value, ttl_s=ttl, segment=segment) + "\n")
 
 
 @app.command()

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 
-from services.common.auth import ensure_keypair
+from services.common.auth import KEY_NAMES, ensure_keypair
 from services.common.kafka import ensure_topics
 from services.common.objectstore import ObjectStore
 from services.common.settings import DEV_S3_ACCESS_KEY, DEV_S3_SECRET_KEY, Settings
@@ -144,7 +144,8 @@ class EmbeddedStack:
 
     def start_infrastructure(self) -> None:
         keys = Settings(data_dir=self.data_dir)
-        ensure_keypair(keys.private_key_path, keys.public_key_path)
+        for name in KEY_NAMES:
+            ensure_keypair(keys.key_path(name, "private"), keys.key_path(name, "public"))
         if self._owns_tansu:
             self.tansu.start()
         asyncio.run(ensure_topics(self.tansu.bootstrap_servers, all_topics_with_dlq()))

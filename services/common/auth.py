@@ -32,6 +32,7 @@ class Principal:
     subject: str
     org: str
     role: Role
+    segment: str | None = None
 
     def is_operator(self) -> bool:
         return self.role == "operator"
@@ -61,6 +62,10 @@ def ensure_keypair(private_path: Path, public_path: Path) -> None:
         generate_keypair(private_path, public_path)
 
 
+KEY_NAMES = ("jwt", "quote", "ledger")
+"""The embedded stack's signing keys: tokens, quotes, audit checkpoints."""
+
+
 class TokenIssuer:
     """Signs tokens (the embedded identity provider)."""
 
@@ -69,9 +74,17 @@ class TokenIssuer:
         self._issuer = issuer
         self._audience = audience
 
-    def issue(self, org: str, role: Role, *, subject: str | None = None, ttl_s: int = 3600) -> str:
+    def issue(
+        self,
+        org: str,
+        role: Role,
+        *,
+        subject: str | None = None,
+        ttl_s: int = 3600,
+        segment: str | None = None,
+    ) -> str:
         now = datetime.now(UTC)
-        claims = {
+        claims: dict[str, object] = {
             "iss": self._issuer,
             "aud": self._audience,
             "sub": subject or f"{org}:{role}",
@@ -82,6 +95,8 @@ class TokenIssuer:
             "exp": now + timedelta(seconds=ttl_s),
             "jti": str(uuid.uuid4()),
         }
+        if segment:
+            claims["segment"] = segment
         return jwt.encode(claims, self._key, algorithm=ALGORITHM)  # type: ignore[arg-type]
 
 
@@ -109,4 +124,10 @@ class TokenVerifier:
         org, role = claims.get("org"), claims.get("role")
         if not isinstance(org, str) or not org or role not in ROLES:
             raise AuthError("invalid token: missing org or role")
-        return Principal(subject=str(claims["sub"]), org=org, role=cast(Role, role))
+        segment = claims.get("segment")
+        return Principal(
+            subject=str(claims["sub"]),
+            org=org,
+            role=cast(Role, role),
+            segment=segment if isinstance(segment, str) else None,
+        )

@@ -7,6 +7,7 @@ development default, and names which one.
 
 from __future__ import annotations
 
+import os
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -64,6 +65,11 @@ class Settings(BaseSettings):
     jwt_private_key_path: Path | None = None
     token_ttl_s: int = 8 * 3600
 
+    pseudonym_master_key: SecretStr = SecretStr(DEV_SECRET_PLACEHOLDER)
+    stripe_secret_key: SecretStr | None = None
+    stripe_webhook_secret: SecretStr | None = None
+    stripe_api_base: str | None = None
+
     max_upload_bytes: int = 5 * 1024**3
     fault_injection: str = Field(default="", description="crash points to arm; off in production")
 
@@ -80,11 +86,18 @@ class Settings(BaseSettings):
 
     @property
     def public_key_path(self) -> Path:
-        return self.jwt_public_key_path or self.keys_dir / "jwt-public.pem"
+        """The token-verification key (JWT)."""
+        return self.jwt_public_key_path or self.key_path("jwt", "public")
 
     @property
     def private_key_path(self) -> Path:
-        return self.jwt_private_key_path or self.keys_dir / "jwt-private.pem"
+        """The token-signing key (embedded identity provider only)."""
+        return self.jwt_private_key_path or self.key_path("jwt", "private")
+
+    def key_path(self, name: str, part: Literal["private", "public"]) -> Path:
+        """Where a named Ed25519 key pair lives (``jwt``, ``quote``, ``ledger``)."""
+        override = os.environ.get(f"VNDX_{name.upper()}_{part.upper()}_KEY_PATH")
+        return Path(override) if override else self.keys_dir / f"{name}-{part}.pem"
 
     def check_production_secrets(self) -> None:
         """Refuse production mode while a secret is missing or a known default."""
@@ -98,6 +111,8 @@ class Settings(BaseSettings):
             problems.append("VNDX_S3_ACCESS_KEY")
         if not self.jwt_public_key_path or not self.jwt_public_key_path.exists():
             problems.append("VNDX_JWT_PUBLIC_KEY_PATH")
+        if self.pseudonym_master_key.get_secret_value() in ("", DEV_SECRET_PLACEHOLDER):
+            problems.append("VNDX_PSEUDONYM_MASTER_KEY")
         if not self.database_url or "sqlite" in self.database_url:
             problems.append("VNDX_DATABASE_URL")
         if self.fault_injection:
