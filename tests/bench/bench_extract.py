@@ -18,6 +18,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -114,13 +115,13 @@ SYNTHETIC_RULES = [
 ]
 
 
-def plain_copy(directory: Path) -> dict[str, object]:
+def plain_copy(directory: Path) -> dict[str, Any]:
     table = pq.read_table(directory / "visits.parquet")
     pq.write_table(table, directory / "copy.parquet")
     return {"rows": table.num_rows}
 
 
-def synthetic_extract(directory: Path) -> dict[str, object]:
+def synthetic_extract(directory: Path) -> dict[str, Any]:
     stage_starts: dict[str, float] = {}
     result = build_extract(
         directory / "visits.parquet",
@@ -136,12 +137,16 @@ def synthetic_extract(directory: Path) -> dict[str, object]:
             "occupation": directory / "occupation.csv",
             "ethnicity": directory / "ethnicity.csv",
         },
-        progress=lambda stage, _fraction: stage_starts.setdefault(stage, time.perf_counter()),
+        progress=lambda stage, _fraction: _mark(stage_starts, stage),
     )
     return {"result": result, "stage_starts": stage_starts}
 
 
-def adult_extract(directory: Path) -> dict[str, object]:
+def _mark(starts: dict[str, float], stage: str) -> None:
+    starts.setdefault(stage, time.perf_counter())
+
+
+def adult_extract(directory: Path) -> dict[str, Any]:
     rules = [
         ColumnRule(name=q, classification="quasi_identifier", hint=HierarchyTable())
         for q in ADULT_QI
@@ -159,9 +164,9 @@ def adult_extract(directory: Path) -> dict[str, object]:
 
 
 def _child(
-    job: Callable[[Path], dict[str, object]],
+    job: Callable[[Path], dict[str, Any]],
     directory: Path,
-    queue: "multiprocessing.Queue[object]",
+    queue: "multiprocessing.Queue[dict[str, Any]]",
 ) -> None:
     started = time.perf_counter()
     outcome = job(directory)
@@ -171,9 +176,9 @@ def _child(
     queue.put(outcome)
 
 
-def measure(job: Callable[[Path], dict[str, object]], directory: Path) -> dict[str, object]:
+def measure(job: Callable[[Path], dict[str, Any]], directory: Path) -> dict[str, Any]:
     context = multiprocessing.get_context("spawn")
-    queue: multiprocessing.Queue[object] = context.Queue()
+    queue: multiprocessing.Queue[dict[str, Any]] = context.Queue()
     process = context.Process(target=_child, args=(job, directory, queue))
     process.start()
     outcome = queue.get()

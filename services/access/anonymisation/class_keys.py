@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
+import pandas as pd  # type: ignore[import-untyped]
 
 Codes = npt.NDArray[np.int64]
 _MAX_KEY = 1 << 62

@@ -104,7 +104,13 @@ def build_extract(
         )
         report("verify", 0.0)
         figures = _verified_figures(
-            partial_parquet, [r.name for r in quasi], sensitive, targets, best, profile, written.rows_out
+            partial_parquet,
+            [r.name for r in quasi],
+            sensitive,
+            targets,
+            best,
+            profile,
+            written.rows_out,
         )
         report("verify", 1.0)
         parquet_path, csv_path = out_dir / PARQUET_NAME, out_dir / CSV_NAME
@@ -133,7 +139,9 @@ def _hierarchy_tables(
 def _output_columns(
     rules: Sequence[ColumnRule], ladders: Sequence[Ladder], best: NodeSummary
 ) -> list[OutputColumn]:
-    level_of = {ladder.column: (ladder, level) for ladder, level in zip(ladders, best.levels, strict=True)}
+    level_of = {
+        ladder.column: (ladder, level) for ladder, level in zip(ladders, best.levels, strict=True)
+    }
     outputs = []
     for rule in rules:
         if rule.classification == "direct_identifier":
@@ -149,7 +157,9 @@ def _output_columns(
 
 def _class_filter(evaluator: NodeEvaluator, best: NodeSummary) -> ClassFilter:
     codes = evaluator.generalised_codes(best.levels)
-    cardinalities = [lad.cardinalities[lv] for lad, lv in zip(evaluator.ladders, best.levels, strict=True)]
+    cardinalities = [
+        lad.cardinalities[lv] for lad, lv in zip(evaluator.ladders, best.levels, strict=True)
+    ]
     encoder, keys = ClassKeyEncoder.learn(codes, cardinalities, evaluator.profile.groups)
     released = np.unique(keys[evaluator.kept_groups(best.levels)])
     return ClassFilter(evaluator.ladders, best.levels, encoder, released)

@@ -6,6 +6,7 @@ value, whose last level is `*` (appended when the table stops short of it).
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TypeAlias
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -13,7 +14,7 @@ import pyarrow.compute as pc
 from services.access.domain import AnonymisationFailed
 
 TOP = "*"
-HierarchySource = Path | pa.Table | Sequence[Sequence[str]]
+HierarchySource: TypeAlias = Path | pa.Table | Sequence[Sequence[str]]
 
 
 def load_table(source: HierarchySource, *, has_header: bool, name: str) -> pa.Table:

@@ -10,7 +10,7 @@ Cell loss is Iyengar's loss metric on the observed domain: a value whose label
 covers `m` of the column's `D` distinct values loses (m - 1) / (D - 1); `*` loses 1.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -91,7 +91,7 @@ def _cell_loss(codes: Codes, domain_size: int, *, is_top: bool) -> Losses:
     return np.asarray((group_sizes[codes] - 1) / (domain_size - 1), dtype=np.float64)
 
 
-def _with_nulls_as_top(labels: list[str | None], valid: npt.NDArray[np.bool_]) -> pa.Array:
+def _with_nulls_as_top(labels: Sequence[str | None], valid: npt.NDArray[np.bool_]) -> pa.Array:
     return pa.array(
         [lab if ok else TOP for lab, ok in zip(labels, valid, strict=True)], pa.string()
     )

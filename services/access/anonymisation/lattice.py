@@ -114,7 +114,9 @@ class NodeEvaluator:
     ) -> tuple[NodeSummary, npt.NDArray[np.bool_]]:
         counts = view.counts
         rows = len(counts)
-        cardinalities = [lad.cardinalities[lv] for lad, lv in zip(self.ladders, levels, strict=True)]
+        cardinalities = [
+            lad.cardinalities[lv] for lad, lv in zip(self.ladders, levels, strict=True)
+        ]
         ids, classes = dense_ids(_label_codes(view, levels), cardinalities, rows)
         sizes = np.bincount(ids, weights=counts, minlength=classes).astype(np.int64)
         class_ok = sizes >= self.targets.k
@@ -180,9 +182,7 @@ def search_levels(evaluator: NodeEvaluator, on_step: Progress | None = None) -> 
     return _descend(evaluator, top, on_step)
 
 
-def _descend(
-    evaluator: NodeEvaluator, node: NodeSummary, on_step: Progress | None
-) -> NodeSummary:
+def _descend(evaluator: NodeEvaluator, node: NodeSummary, on_step: Progress | None) -> NodeSummary:
     """Steepest descent in loss over feasible nodes, lowering one column at a time."""
     while True:
         evaluator.focus(tuple(max(0, level - 1) for level in node.levels))
@@ -208,7 +208,7 @@ def _lowerings(levels: Levels) -> list[Levels]:
 
 
 def _with(levels: Levels, index: int, level: int) -> Levels:
-    return levels[:index] + (level,) + levels[index + 1 :]
+    return (*levels[:index], level, *levels[index + 1 :])
 
 
 def _why_unreachable(evaluator: NodeEvaluator, top: NodeSummary) -> str:

@@ -7,6 +7,7 @@ tests check.
 """
 
 import hashlib
+import threading
 
 import duckdb
 import pyarrow as pa
@@ -22,7 +23,10 @@ _QUERY = (
 
 
 class Pseudonymiser:
-    """Pseudonyms of values' text under one grant key; nulls stay null."""
+    """Pseudonyms of values' text under one grant key; nulls stay null.
+
+    Safe to call from several threads: each thread gets its own DuckDB cursor.
+    """
 
     def __init__(self, grant_key: bytes) -> None:
         key = hashlib.sha256(grant_key).digest() if len(grant_key) > _BLOCK else grant_key
@@ -34,15 +38,30 @@ class Pseudonymiser:
         }
         self._connection = duckdb.connect()
         self._connection.execute("SET enable_progress_bar = false")
+        self._local = threading.local()
+        self._cursors: list[duckdb.DuckDBPyConnection] = []
+        self._lock = threading.Lock()
 
     def __call__(self, column: pa.Array) -> pa.Array:
-        batch = pa.table({"value": pc.cast(column, pa.string())})  # noqa: F841 - read by DuckDB
-        self._connection.register("batch", batch)
+        cursor = self._cursor()
+        batch = pa.table({"value": pc.cast(column, pa.string())})
+        cursor.register("batch", batch)
         try:
-            result = self._connection.sql(_QUERY, params=self._parameters).to_arrow_table()
+            result = cursor.sql(_QUERY, params=self._parameters).to_arrow_table()
         finally:
-            self._connection.unregister("batch")
+            cursor.unregister("batch")
         return pc.cast(result.column("pseudonym"), pa.string()).combine_chunks()
 
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
+        cursor: duckdb.DuckDBPyConnection | None = getattr(self._local, "cursor", None)
+        if cursor is None:
+            cursor = self._connection.cursor()
+            self._local.cursor = cursor
+            with self._lock:
+                self._cursors.append(cursor)
+        return cursor
+
     def close(self) -> None:
+        for cursor in self._cursors:
+            cursor.close()
         self._connection.close()

@@ -37,11 +37,20 @@ def open_source(
     rules: Sequence[ColumnRule],
     csv_delimiter: str | None = None,
 ) -> pa_ds.Dataset:
-    """A dataset over the file; CSV columns are parsed with the types the rules declare."""
+    """A dataset over the file; CSV columns are parsed with the types the rules declare.
+
+    Undeclared CSV columns are inferred, except direct identifiers, read as text.
+    """
     try:
         if source_format == "parquet":
             return pa_ds.dataset(path, format="parquet")
         column_types = {r.name: _ARROW_TYPES[r.type] for r in rules if r.type is not None}
+        # An identifier such as 079012345678 must keep its leading zero.
+        column_types |= {
+            r.name: pa.string()
+            for r in rules
+            if r.type is None and r.classification == "direct_identifier"
+        }
         csv_format = pa_ds.CsvFileFormat(
             parse_options=pa_csv.ParseOptions(delimiter=csv_delimiter or sniff_delimiter(path)),
             convert_options=pa_csv.ConvertOptions(column_types=column_types),

@@ -51,7 +51,9 @@ class ProfileView:
     def weighted_loss(self, column: int, level: int) -> float:
         """Sum over all rows of the column's cell loss at `level`."""
         space = self.spaces[column]
-        rows_per_code = np.bincount(self.qi_codes[column], weights=self.counts, minlength=space.size)
+        rows_per_code = np.bincount(
+            self.qi_codes[column], weights=self.counts, minlength=space.size
+        )
         return float((rows_per_code * space.level_loss[level]).sum())
 
 

@@ -6,7 +6,10 @@ identifiers are dropped or pseudonymised, quasi-identifiers replaced by their
 labels at the chosen levels, and the result appended to a Parquet and a CSV file.
 """
 
+import os
+from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -25,6 +28,7 @@ from services.access.anonymisation.pseudonymiser import Pseudonymiser
 from services.access.anonymisation.source import dense_type
 
 _BATCH_ROWS = 128 * 1024
+_WORKERS = min(4, os.cpu_count() or 1)
 
 
 @dataclass(frozen=True)
@@ -46,7 +50,9 @@ class ClassFilter:
     encoder: ClassKeyEncoder
     released_keys: npt.NDArray[np.int64]
 
-    def released(self, value_indices: Sequence[npt.NDArray[np.int64]], rows: int) -> npt.NDArray[np.bool_]:
+    def released(
+        self, value_indices: Sequence[npt.NDArray[np.int64]], rows: int
+    ) -> npt.NDArray[np.bool_]:
         """Rows to release, given each QI's index into its ladder's values (-1 if unseen)."""
         seen = np.ones(rows, dtype=np.bool_)
         codes = []
@@ -57,7 +63,8 @@ class ClassFilter:
         if len(self.released_keys) == 0:
             return np.zeros(rows, dtype=np.bool_)
         rank = np.minimum(np.searchsorted(self.released_keys, keys), len(self.released_keys) - 1)
-        return seen & known & (self.released_keys[rank] == keys)
+        released: npt.NDArray[np.bool_] = seen & known & (self.released_keys[rank] == keys)
+        return released
 
 
 @dataclass(frozen=True)
@@ -91,22 +98,44 @@ def write_extract(
     qi_names = [ladder.column for ladder in class_filter.ladders]
     needed = list(dict.fromkeys([*qi_names, *(c.name for c in columns)]))
     rows_in = rows_out = 0
-    pseudonymiser = Pseudonymiser(grant_key) if any(c.action == "pseudonymise" for c in columns) else None
-    with (
-        pq.ParquetWriter(parquet_path, schema) as parquet_writer,
-        pa_csv.CSVWriter(csv_path, schema) as csv_writer,
-    ):
-        for batch in dataset.to_batches(columns=needed, batch_size=_BATCH_ROWS):
-            rows_in += batch.num_rows
-            out = _transform(batch, columns, class_filter, pseudonymiser, schema)
-            if out.num_rows:
-                parquet_writer.write_batch(out)
-                csv_writer.write_batch(out)
-            rows_out += out.num_rows
-            if on_rows:
-                on_rows(rows_in)
-    if pseudonymiser:
-        pseudonymiser.close()
+    wants_pseudonyms = any(c.action == "pseudonymise" for c in columns)
+    pseudonymiser = Pseudonymiser(grant_key) if wants_pseudonyms else None
+
+    def transform(batch: pa.RecordBatch) -> tuple[int, pa.RecordBatch]:
+        return batch.num_rows, _transform(batch, columns, class_filter, pseudonymiser, schema)
+
+    # Batches are transformed on worker threads (Arrow and DuckDB release the GIL)
+    # and written in their original order; a bounded queue caps memory.
+    pending: deque[Future[tuple[int, pa.RecordBatch]]] = deque()
+    try:
+        with (
+            ThreadPoolExecutor(max_workers=_WORKERS) as pool,
+            pq.ParquetWriter(parquet_path, schema) as parquet_writer,
+            pa_csv.CSVWriter(csv_path, schema) as csv_writer,
+        ):
+
+            def write_oldest() -> None:
+                nonlocal rows_in, rows_out
+                rows, out = pending.popleft().result()
+                if out.num_rows:
+                    parquet_writer.write_batch(out)
+                    csv_writer.write_batch(out)
+                rows_in += rows
+                rows_out += out.num_rows
+                if on_rows:
+                    on_rows(rows_in)
+
+            for batch in dataset.to_batches(columns=needed, batch_size=_BATCH_ROWS):
+                pending.append(pool.submit(transform, batch))
+                if len(pending) > 2 * _WORKERS:
+                    write_oldest()
+            while pending:
+                write_oldest()
+    finally:
+        for future in pending:
+            future.cancel()
+        if pseudonymiser:
+            pseudonymiser.close()
     return WrittenExtract(rows_in, rows_out)
 
 
@@ -130,7 +159,9 @@ def _transform(
             source = pc.cast(source, ladder.values.type)
         value_index[ladder.column] = pc.index_in(source, value_set=ladder.values, skip_nulls=False)
     indices = [
-        np.asarray(pc.fill_null(value_index[lad.column], -1).to_numpy(zero_copy_only=False), np.int64)
+        np.asarray(
+            pc.fill_null(value_index[lad.column], -1).to_numpy(zero_copy_only=False), np.int64
+        )
         for lad in class_filter.ladders
     ]
     released = pa.array(class_filter.released(indices, batch.num_rows))

@@ -1,5 +1,6 @@
 """Column rules of a listing: how each column is classified and generalised."""
 
+import itertools
 from collections.abc import Sequence
 from typing import Annotated, Literal
 
@@ -26,7 +27,7 @@ class NumericBands(_Hint):
     def _widths_grow(self) -> "NumericBands":
         if any(w <= 0 for w in self.widths):
             raise ValueError("band widths must be positive")
-        if any(b <= a for a, b in zip(self.widths, self.widths[1:], strict=False)):
+        if any(b <= a for a, b in itertools.pairwise(self.widths)):
             raise ValueError("band widths must increase from one level to the next")
         return self
 
@@ -41,7 +42,7 @@ class DateTruncation(_Hint):
     def _units_coarsen(self) -> "DateTruncation":
         order: tuple[DateUnit, ...] = ("day", "month", "year", "decade")
         ranks = [order.index(u) for u in self.units]
-        if not ranks or any(b <= a for a, b in zip(ranks, ranks[1:], strict=False)):
+        if not ranks or any(b <= a for a, b in itertools.pairwise(ranks)):
             raise ValueError("date units must coarsen, e.g. month, year, decade")
         return self
 
