@@ -1,0 +1,1 @@
+"""Sub-commands of `vndx`, one module per area (policy, price, audit, outbox, ...)."""
