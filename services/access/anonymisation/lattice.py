@@ -16,7 +16,7 @@ whose lowering keeps the node feasible with the lowest loss, and stops when no
 lowering is both feasible and better. Nodes near the top merge the profile into
 few classes, so most evaluations run on small views (`views`); every evaluation
 is cached. On Adult (8 quasi-identifiers, 6,480 nodes) this finds the same node
-as an exhaustive search at k=5 with 84 evaluations.
+as an exhaustive search at k=5 with 52 evaluations.
 """
 
 import math
