@@ -48,7 +48,58 @@ from vndx.embedded import S3Identity, SeaweedS3, Tansu
 from vndx.stack import EmbeddedStack, StackConfig
 
 console = Console()
-WORDS = ["dân", "cư", "hộ", "tịch", "đất", "đai", "bảo", "hiểm", "y", "tế", "giáo", "dục", "doanh", "nghiệp", "lao", "động", "nông", "nghiệp", "giao", "thông", "môi", "trường", "thống", "kê", "thu", "nhập", "dân", "số", "điều", "tra", "khám", "bệnh", "học", "sinh", "trường", "học", "bệnh", "viện", "thuế", "population", "land", "health", "school", "business", "tax", "income", "survey", "registry", "hospital", "transport"]
+WORDS = [
+    "dân",
+    "cư",
+    "hộ",
+    "tịch",
+    "đất",
+    "đai",
+    "bảo",
+    "hiểm",
+    "y",
+    "tế",
+    "giáo",
+    "dục",
+    "doanh",
+    "nghiệp",
+    "lao",
+    "động",
+    "nông",
+    "nghiệp",
+    "giao",
+    "thông",
+    "môi",
+    "trường",
+    "thống",
+    "kê",
+    "thu",
+    "nhập",
+    "dân",
+    "số",
+    "điều",
+    "tra",
+    "khám",
+    "bệnh",
+    "học",
+    "sinh",
+    "trường",
+    "học",
+    "bệnh",
+    "viện",
+    "thuế",
+    "population",
+    "land",
+    "health",
+    "school",
+    "business",
+    "tax",
+    "income",
+    "survey",
+    "registry",
+    "hospital",
+    "transport",
+]
 QUERIES = [
     "dan cu",
     "điều tra dân số",
@@ -69,6 +120,12 @@ def populate(db_url: str, count: int) -> None:
     create_tables(engine, [*COMMON_TABLES, *CATALOG_TABLES])
     install_search_index(engine)
     rng = random.Random(7)
+    syllables = [
+        a + b
+        for a in "bcdghklmnpqrstvx"
+        for b in ("a", "e", "i", "o", "u", "ang", "anh", "inh", "uong", "ien", "oa", "ay")
+    ]
+    filler = [x + y for x in syllables[:60] for y in syllables[60:120]]
     schema = Schema(columns=[Column(name="a", type="string", classification="attribute")])
     themes, provinces = list(THEMES), list(PROVINCES)
     with Progress(console=console) as progress:
@@ -76,8 +133,8 @@ def populate(db_url: str, count: int) -> None:
         for start in range(0, count, 5_000):
             with Session(engine) as session:
                 for _ in range(min(5_000, count - start)):
-                    title = " ".join(rng.choices(WORDS, k=5))
-                    body = " ".join(rng.choices(WORDS, k=30))
+                    title = " ".join(rng.choices(filler, k=5) + rng.choices(WORDS, k=2))
+                    body = " ".join(rng.choices(filler, k=28) + rng.choices(WORDS, k=2))
                     listing = Listing(
                         org=f"org-{rng.randrange(200)}",
                         status="published",

@@ -1,7 +1,8 @@
 """Full-text search over published listings: SQLite FTS5 or PostgreSQL tsvector.
 
 Both index the accent-folded title (weighted higher) and body, and take the
-folded query's terms as prefixes joined by AND, ranked by relevance.
+folded query's whole terms joined by AND, ranked by relevance. (Prefix terms were
+dropped: a one-syllable Vietnamese prefix matches most of a catalog.)
 """
 
 from __future__ import annotations
@@ -101,14 +102,14 @@ def search(connection: Connection, filters: SearchFilters, offset: int, limit: i
         )
         return SearchPage([r[0] for r in rows], int(total.scalar_one()))
     if connection.dialect.name == "sqlite":
-        params["match"] = " AND ".join(f'"{t}"*' for t in terms)
+        params["match"] = " AND ".join(f'"{t}"' for t in terms)
         base = (
             "FROM listing_fts f JOIN listings l ON l.rowid = f.rowid "
             f"WHERE listing_fts MATCH :match AND {where}"
         )
         order = "ORDER BY bm25(listing_fts, 4.0, 1.0), l.id"
     else:
-        params["match"] = " & ".join(f"{t}:*" for t in terms)
+        params["match"] = " & ".join(terms)
         base = f"FROM listings l WHERE {_PG_VECTOR} @@ to_tsquery('simple', :match) AND {where}"
         order = f"ORDER BY ts_rank({_PG_VECTOR}, to_tsquery('simple', :match)) DESC, l.id"
     total = connection.execute(text(f"SELECT count(*) {base}"), params).scalar_one()
