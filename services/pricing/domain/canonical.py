@@ -13,19 +13,13 @@ subset (no float fields, integers bounded by MAX_SAFE_INTEGER, trace input names
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import rfc8785
 
-_ENCODER = json.JSONEncoder(
-    ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False
-)
+from services.common.canonical import canonical_json
 
-
-def canonical_json(value: object) -> bytes:
-    """JCS bytes of JSON data in the quote subset (see the module docstring)."""
-    return _ENCODER.encode(value).encode("utf-8")
+__all__ = ["canonical_json", "canonical_json_reference"]
 
 
 def canonical_json_reference(value: Any) -> bytes:
