@@ -111,5 +111,8 @@ def test_adult_from_parquet_in_small_batches_matches_the_csv_build(
         source, "parquet", adult_rules, PrivacyTargets(), KEY, tmp_path / "out", adult_hierarchies
     )
 
-    assert result.figures == adult_extract.figures
+    assert result.figures.model_copy(update={"information_loss": 0.0}) == (
+        adult_extract.figures.model_copy(update={"information_loss": 0.0})
+    )
+    assert result.figures.information_loss == pytest.approx(adult_extract.figures.information_loss)
     assert pq.read_table(result.parquet_path).equals(pq.read_table(adult_extract.parquet_path))
