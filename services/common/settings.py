@@ -14,10 +14,33 @@ from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 DEV_S3_ACCESS_KEY = "vndx-dev"
 DEV_S3_SECRET_KEY = "vndx-dev-secret-key"  # noqa: S105 - the embedded stack's known default
 DEV_SECRET_PLACEHOLDER = "dev-only-change-me"  # noqa: S105
+#: Values that are never a secret, whatever the variable (checked in production mode).
+WEAK_SECRETS = frozenset(
+    {
+        "change-me",
+        "changeme",
+        "password",
+        "secret",
+        "minioadmin",
+        "postgres",
+        DEV_SECRET_PLACEHOLDER,
+    }
+)
+#: What each service needs besides the common secrets; an unknown name needs them all.
+SERVICE_SECRETS: dict[str, frozenset[str]] = {
+    "catalog": frozenset(),
+    "portal": frozenset(),
+    "pricing": frozenset({"quote_private"}),
+    "orders": frozenset({"quote_public", "payments"}),
+    "access": frozenset({"pseudonym"}),
+    "audit": frozenset({"ledger_private"}),
+}
+ALL_SERVICE_SECRETS = frozenset().union(*SERVICE_SECRETS.values())
 
 
 class InsecureProductionSettings(RuntimeError):
@@ -69,6 +92,23 @@ class Settings(BaseSettings):
     stripe_secret_key: SecretStr | None = None
     stripe_webhook_secret: SecretStr | None = None
     stripe_api_base: str | None = None
+    payment_provider: Literal["local", "stripe"] = "local"
+
+    quote_private_key_path: Path | None = None
+    quote_public_key_path: Path | None = None
+    ledger_private_key_path: Path | None = None
+    ledger_public_key_path: Path | None = None
+
+    kafka_security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", "SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "SCRAM-SHA-512"
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = None
+    kafka_topic_partitions: int = Field(default=3, ge=1)
+    kafka_replication_factor: int = Field(default=1, ge=1)
+
+    log_format: Literal["text", "json"] = "text"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     max_upload_bytes: int = 5 * 1024**3
     fault_injection: str = Field(default="", description="crash points to arm; off in production")
@@ -96,6 +136,9 @@ class Settings(BaseSettings):
 
     def key_path(self, name: str, part: Literal["private", "public"]) -> Path:
         """Where a named Ed25519 key pair lives (``jwt``, ``quote``, ``ledger``)."""
+        configured = getattr(self, f"{name}_{part}_key_path", None)
+        if isinstance(configured, Path):
+            return configured
         override = os.environ.get(f"VNDX_{name.upper()}_{part.upper()}_KEY_PATH")
         return Path(override) if override else self.keys_dir / f"{name}-{part}.pem"
 
@@ -103,24 +146,74 @@ class Settings(BaseSettings):
         """Refuse production mode while a secret is missing or a known default."""
         if self.env != "production":
             return
-        problems: list[str] = []
-        secret = self.s3_secret_key.get_secret_value()
-        if not secret or secret == DEV_S3_SECRET_KEY:
-            problems.append("VNDX_S3_SECRET_KEY")
-        if self.s3_access_key == DEV_S3_ACCESS_KEY:
-            problems.append("VNDX_S3_ACCESS_KEY")
-        if not self.jwt_public_key_path or not self.jwt_public_key_path.exists():
-            problems.append("VNDX_JWT_PUBLIC_KEY_PATH")
-        if self.pseudonym_master_key.get_secret_value() in ("", DEV_SECRET_PLACEHOLDER):
-            problems.append("VNDX_PSEUDONYM_MASTER_KEY")
-        if not self.database_url or "sqlite" in self.database_url:
-            problems.append("VNDX_DATABASE_URL")
-        if self.fault_injection:
-            problems.append("VNDX_FAULT_INJECTION (must be empty)")
+        problems = self.production_problems()
         if problems:
             raise InsecureProductionSettings(
                 "production mode refuses default or missing settings: " + ", ".join(problems)
             )
+
+    def production_problems(self) -> list[str]:
+        """Each setting this service needs that is missing or a known default, by variable."""
+        needs = SERVICE_SECRETS.get(self.service_name, ALL_SERVICE_SECRETS)
+        problems: list[str] = []
+        if _is_weak(self.s3_access_key, DEV_S3_ACCESS_KEY):
+            problems.append("VNDX_S3_ACCESS_KEY")
+        if _is_weak(self.s3_secret_key.get_secret_value(), DEV_S3_SECRET_KEY):
+            problems.append("VNDX_S3_SECRET_KEY")
+        if not _is_file(self.jwt_public_key_path):
+            problems.append("VNDX_JWT_PUBLIC_KEY_PATH")
+        problems += self._database_problems()
+        problems += self._kafka_problems()
+        for need, key in (
+            ("quote_private", self.quote_private_key_path),
+            ("quote_public", self.quote_public_key_path),
+            ("ledger_private", self.ledger_private_key_path),
+        ):
+            if need in needs and not _is_file(key):
+                problems.append(f"VNDX_{need.upper()}_KEY_PATH")
+        if "pseudonym" in needs:
+            master = self.pseudonym_master_key.get_secret_value()
+            if _is_weak(master) or len(master) < 32:
+                problems.append("VNDX_PSEUDONYM_MASTER_KEY (32+ random characters)")
+        if "payments" in needs and self.payment_provider == "stripe":
+            for name, value in (
+                ("VNDX_STRIPE_SECRET_KEY", self.stripe_secret_key),
+                ("VNDX_STRIPE_WEBHOOK_SECRET", self.stripe_webhook_secret),
+            ):
+                if value is None or _is_weak(value.get_secret_value()):
+                    problems.append(name)
+        if self.fault_injection:
+            problems.append("VNDX_FAULT_INJECTION (must be empty)")
+        return problems
+
+    def _database_problems(self) -> list[str]:
+        if not self.database_url or self.database_url.startswith("sqlite"):
+            return ["VNDX_DATABASE_URL (a PostgreSQL URL)"]
+        password = make_url(self.database_url).password
+        if password is None or _is_weak(str(password)):
+            return ["VNDX_DATABASE_URL (password)"]
+        return []
+
+    def _kafka_problems(self) -> list[str]:
+        if self.kafka_security_protocol == "PLAINTEXT":
+            return ["VNDX_KAFKA_SECURITY_PROTOCOL (SASL or SSL, not PLAINTEXT)"]
+        if not self.kafka_security_protocol.startswith("SASL"):
+            return []
+        problems = []
+        if not self.kafka_sasl_username:
+            problems.append("VNDX_KAFKA_SASL_USERNAME")
+        password = self.kafka_sasl_password
+        if password is None or _is_weak(password.get_secret_value()):
+            problems.append("VNDX_KAFKA_SASL_PASSWORD")
+        return problems
+
+
+def _is_weak(value: str, *defaults: str) -> bool:
+    return not value.strip() or value in defaults or value.lower() in WEAK_SECRETS
+
+
+def _is_file(path: Path | None) -> bool:
+    return path is not None and path.is_file()
 
 
 def load_settings(**overrides: object) -> Settings:
