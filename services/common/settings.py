@@ -109,6 +109,8 @@ class Settings(BaseSettings):
 
     log_format: Literal["text", "json"] = "text"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    order_payment_deadline_s: int = Field(default=3 * 24 * 3600, ge=60)
+    orders_sweep_interval_s: float = Field(default=5.0, gt=0)
 
     max_upload_bytes: int = 5 * 1024**3
     fault_injection: str = Field(default="", description="crash points to arm; off in production")

@@ -1,0 +1,1 @@
+"""Adapters of orders: tables and repositories, payment gateways."""

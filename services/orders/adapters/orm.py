@@ -1,0 +1,274 @@
+"""Tables of the orders database and the mapping to the order aggregate."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from sqlalchemy import Table, func
+from sqlmodel import Field, Session, SQLModel, col, select
+
+from services.orders.domain.model import Order, OrderStatus
+from services.orders.domain.quote_terms import QuoteTerms
+from services.orders.domain.settlement import LedgerLine
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    """SQLite returns naive datetimes; every stored time is UTC."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+class OrderRow(SQLModel, table=True):
+    __tablename__ = "orders"
+
+    id: str = Field(primary_key=True, max_length=36)
+    buyer_org: str = Field(index=True, max_length=64)
+    publisher_org: str = Field(max_length=64)
+    quote_id: str = Field(unique=True, max_length=64)
+    listing_id: str = Field(max_length=64)
+    status: str = Field(index=True, max_length=20)
+    provider: str = Field(max_length=10)
+    total: int
+    payment_key: str = Field(max_length=100)
+    payment_ref: str | None = Field(default=None, index=True, max_length=100)
+    client_secret: str | None = Field(default=None, max_length=200)
+    placed_at: datetime = Field(index=True)
+    payment_deadline: datetime
+    paid_at: datetime | None = None
+    closed_at: datetime | None = None
+    reason: str | None = Field(default=None, max_length=500)
+    grant_id: str | None = Field(default=None, max_length=64)
+    refund_ref: str | None = Field(default=None, max_length=100)
+    refunded_at: datetime | None = None
+    terms: str
+    quote_document: str
+    updated_at: datetime = Field(default_factory=_utcnow)
+
+
+class IdempotencyRow(SQLModel, table=True):
+    """A buyer's Idempotency-Key, the body it came with, and the order it made."""
+
+    __tablename__ = "idempotency_keys"
+
+    org: str = Field(primary_key=True, max_length=64)
+    key: str = Field(primary_key=True, max_length=200)
+    request_sha256: str = Field(max_length=64)
+    order_id: str = Field(max_length=36)
+    created_at: datetime = Field(default_factory=_utcnow)
+
+
+class ListingOwnerRow(SQLModel, table=True):
+    """Which organisation publishes a listing, learnt from ``catalog.listings``."""
+
+    __tablename__ = "listing_owners"
+
+    listing_id: str = Field(primary_key=True, max_length=64)
+    org: str = Field(max_length=64)
+    updated_at: datetime = Field(default_factory=_utcnow)
+
+
+class InvoiceRow(SQLModel, table=True):
+    """A local-provider invoice; its number makes the bank-transfer reference."""
+
+    __tablename__ = "invoices"
+
+    number: int | None = Field(default=None, primary_key=True)
+    order_id: str = Field(unique=True, max_length=36)
+    reference: str = Field(default="", max_length=40, index=True)
+    created_at: datetime = Field(default_factory=_utcnow)
+    bank_reference: str | None = Field(default=None, max_length=200)
+    settled_by: str | None = Field(default=None, max_length=200)
+
+
+class StripeEventRow(SQLModel, table=True):
+    """A Stripe webhook event already applied (deliveries repeat)."""
+
+    __tablename__ = "stripe_events"
+
+    event_id: str = Field(primary_key=True, max_length=100)
+    event_type: str = Field(max_length=100)
+    received_at: datetime = Field(default_factory=_utcnow)
+
+
+class LedgerRow(SQLModel, table=True):
+    """One signed line of the settlement ledger."""
+
+    __tablename__ = "settlement_ledger"
+
+    seq: int | None = Field(default=None, primary_key=True)
+    order_id: str = Field(index=True, max_length=36)
+    entry: str = Field(max_length=10)
+    part: str = Field(max_length=20)
+    party: str = Field(index=True, max_length=64)
+    publisher_org: str = Field(index=True, max_length=64)
+    amount: int
+    month: str = Field(index=True, max_length=7)
+    booked_at: datetime
+
+
+ORDERS_TABLES: list[Table] = [
+    OrderRow.__table__,  # type: ignore[attr-defined]
+    IdempotencyRow.__table__,  # type: ignore[attr-defined]
+    ListingOwnerRow.__table__,  # type: ignore[attr-defined]
+    InvoiceRow.__table__,  # type: ignore[attr-defined]
+    StripeEventRow.__table__,  # type: ignore[attr-defined]
+    LedgerRow.__table__,  # type: ignore[attr-defined]
+]
+
+
+def to_row(order: Order, quote_document: str, row: OrderRow | None = None) -> OrderRow:
+    row = row or OrderRow(
+        id=order.id,
+        buyer_org=order.buyer_org,
+        publisher_org=order.publisher_org,
+        quote_id=order.terms.id,
+        listing_id=order.terms.listing_id,
+        status=order.status.value,
+        provider=order.provider,
+        total=order.total,
+        payment_key=order.payment_key,
+        placed_at=order.placed_at,
+        payment_deadline=order.payment_deadline,
+        terms=order.terms.model_dump_json(),
+        quote_document=quote_document,
+    )
+    row.status = order.status.value
+    row.payment_ref = order.payment_ref
+    row.client_secret = order.client_secret
+    row.paid_at = order.paid_at
+    row.closed_at = order.closed_at
+    row.reason = order.reason
+    row.grant_id = order.grant_id
+    row.refund_ref = order.refund_ref
+    row.refunded_at = order.refunded_at
+    row.updated_at = _utcnow()
+    return row
+
+
+def from_row(row: OrderRow) -> Order:
+    return Order(
+        terms=QuoteTerms.model_validate_json(row.terms),
+        publisher_org=row.publisher_org,
+        provider="stripe" if row.provider == "stripe" else "local",
+        placed_at=_aware(row.placed_at) or row.placed_at,
+        payment_deadline=_aware(row.payment_deadline) or row.payment_deadline,
+        id=row.id,
+        status=OrderStatus(row.status),
+        payment_key=row.payment_key,
+        payment_ref=row.payment_ref,
+        client_secret=row.client_secret,
+        paid_at=_aware(row.paid_at),
+        closed_at=_aware(row.closed_at),
+        reason=row.reason,
+        grant_id=row.grant_id,
+        refund_ref=row.refund_ref,
+        refunded_at=_aware(row.refunded_at),
+    )
+
+
+class OrderRepository:
+    """Loads and saves orders within one session."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, order_id: str, *, for_update: bool = False) -> Order | None:
+        row = self.session.get(OrderRow, order_id, with_for_update=for_update)
+        return from_row(row) if row else None
+
+    def by_quote(self, quote_id: str) -> Order | None:
+        row = self.session.exec(select(OrderRow).where(OrderRow.quote_id == quote_id)).first()
+        return from_row(row) if row else None
+
+    def by_payment_ref(self, payment_ref: str) -> Order | None:
+        row = self.session.exec(
+            select(OrderRow).where(OrderRow.payment_ref == payment_ref).with_for_update()
+        ).first()
+        return from_row(row) if row else None
+
+    def add(self, order: Order, quote_document: dict[str, object]) -> None:
+        self.session.add(to_row(order, json.dumps(quote_document, ensure_ascii=False)))
+
+    def save(self, order: Order) -> None:
+        row = self.session.get(OrderRow, order.id)
+        assert row is not None, "save() is for orders loaded in this session"
+        self.session.add(to_row(order, row.quote_document, row))
+
+    def page(self, buyer_org: str | None, offset: int, limit: int) -> tuple[list[Order], int]:
+        statement = select(OrderRow)
+        counting = select(func.count()).select_from(OrderRow)
+        if buyer_org is not None:
+            statement = statement.where(OrderRow.buyer_org == buyer_org)
+            counting = counting.where(OrderRow.buyer_org == buyer_org)
+        statement = statement.order_by(col(OrderRow.placed_at).desc(), col(OrderRow.id))
+        rows = self.session.exec(statement.offset(offset).limit(limit)).all()
+        total = int(self.session.exec(counting).one())
+        return [from_row(row) for row in rows], total
+
+    def ids_in(self, statuses: list[OrderStatus], provider: str | None = None) -> list[str]:
+        statement = select(OrderRow.id).where(col(OrderRow.status).in_([s.value for s in statuses]))
+        if provider is not None:
+            statement = statement.where(OrderRow.provider == provider)
+        return list(self.session.exec(statement).all())
+
+    def overdue_ids(self, now: datetime) -> list[str]:
+        statement = select(OrderRow.id).where(
+            col(OrderRow.status).in_(["placed", "awaiting_payment", "payment_failed"]),
+            col(OrderRow.payment_deadline) <= now,
+        )
+        return list(self.session.exec(statement).all())
+
+
+def publisher_of(session: Session, listing_id: str) -> str | None:
+    row = session.get(ListingOwnerRow, listing_id)
+    return row.org if row else None
+
+
+def remember_listing_owner(session: Session, listing_id: str, org: str) -> None:
+    row = session.get(ListingOwnerRow, listing_id)
+    if row is None:
+        session.add(ListingOwnerRow(listing_id=listing_id, org=org))
+    elif row.org != org:
+        row.org = org
+        row.updated_at = _utcnow()
+        session.add(row)
+
+
+def book(session: Session, lines: list[LedgerLine]) -> None:
+    for line in lines:
+        session.add(
+            LedgerRow(
+                order_id=line.order_id,
+                entry=line.entry,
+                part=line.part,
+                party=line.party,
+                publisher_org=line.publisher_org,
+                amount=line.amount,
+                month=line.month,
+                booked_at=line.booked_at,
+            )
+        )
+
+
+def sale_lines_of(session: Session, order_id: str) -> list[LedgerLine]:
+    rows = session.exec(
+        select(LedgerRow).where(LedgerRow.order_id == order_id, LedgerRow.entry == "sale")
+    ).all()
+    return [
+        LedgerLine(
+            order_id=row.order_id,
+            entry="sale",
+            part=row.part,  # type: ignore[arg-type]
+            party=row.party,
+            publisher_org=row.publisher_org,
+            amount=row.amount,
+            booked_at=_aware(row.booked_at) or row.booked_at,
+        )
+        for row in rows
+    ]

@@ -1,0 +1,125 @@
+"""Routes of orders (``/v1/orders``): place, read, cancel, settle."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+
+from services.common.api import ApiError, current_principal, not_found, require_roles
+from services.common.auth import Principal
+from services.orders import handlers
+from services.orders.adapters.payments import PaymentAlreadyMade, PaymentProviderError
+from services.orders.api.schemas import OrderOut, OrderPage, PlaceOrderIn, SettleIn
+from services.orders.domain.errors import (
+    Conflict,
+    InvalidTransition,
+    ListingNotKnown,
+    OrdersError,
+    QuoteNotYours,
+)
+
+router = APIRouter(prefix="/v1")
+
+Buyer = Annotated[Principal, Depends(require_roles("buyer"))]
+Operator = Annotated[Principal, Depends(require_roles("operator"))]
+Caller = Annotated[Principal, Depends(current_principal)]
+
+
+def orders_context(request: Request) -> handlers.OrdersContext:
+    ctx: handlers.OrdersContext = request.app.state.orders
+    return ctx
+
+
+def refusal(exc: OrdersError) -> ApiError:
+    if isinstance(exc, ListingNotKnown):
+        return ApiError(
+            409, "listing_not_known", exc.message, field=exc.field, headers={"Retry-After": "2"}
+        )
+    if isinstance(exc, InvalidTransition | Conflict):
+        return ApiError(409, "conflict", exc.message, field=exc.field)
+    if isinstance(exc, QuoteNotYours):
+        return ApiError(403, "forbidden", exc.message, field=exc.field)
+    return ApiError(422, "invalid_quote", exc.message, field=exc.field)
+
+
+async def run(func: Any, *args: Any) -> Any:
+    """Run a use case off the event loop and turn its refusals into HTTP errors."""
+    try:
+        return await asyncio.to_thread(func, *args)
+    except handlers.NotFound as exc:
+        raise not_found("order") from exc
+    except OrdersError as exc:
+        raise refusal(exc) from exc
+    except PaymentAlreadyMade as exc:
+        raise ApiError(409, "conflict", f"the order is already paid: {exc}") from exc
+    except PaymentProviderError as exc:
+        raise ApiError(
+            502, "payment_provider_unavailable", str(exc), headers={"Retry-After": "5"}
+        ) from exc
+
+
+@router.post("/orders", status_code=201, response_model=OrderOut, tags=["orders"])
+async def place_order(
+    body: PlaceOrderIn,
+    principal: Buyer,
+    request: Request,
+    response: Response,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
+) -> OrderOut:
+    """Order the access a signed quote describes; retry safely with the same Idempotency-Key."""
+    if not idempotency_key or not idempotency_key.strip():
+        raise ApiError(
+            400,
+            "idempotency_key_required",
+            "the Idempotency-Key header is required (any unique string per order)",
+            field="Idempotency-Key",
+        )
+    order, created = await run(
+        handlers.place_order, orders_context(request), principal, body.quote, idempotency_key
+    )
+    if not created:
+        response.status_code = 200
+    return OrderOut.of(order)
+
+
+@router.get("/orders", response_model=OrderPage, tags=["orders"])
+async def list_orders(
+    principal: Caller,
+    request: Request,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> OrderPage:
+    """The caller's organisation's orders, newest first (operators: every order)."""
+    found, total = await run(
+        handlers.list_orders, orders_context(request), principal, (page - 1) * page_size, page_size
+    )
+    return OrderPage(
+        items=[OrderOut.of(o) for o in found], page=page, page_size=page_size, total=total
+    )
+
+
+@router.get("/orders/{order_id}", response_model=OrderOut, tags=["orders"])
+async def get_order(order_id: str, principal: Caller, request: Request) -> OrderOut:
+    """One order of the caller's organisation."""
+    return OrderOut.of(await run(handlers.get_order, orders_context(request), principal, order_id))
+
+
+@router.post("/orders/{order_id}/cancel", response_model=OrderOut, tags=["orders"])
+async def cancel_order(order_id: str, principal: Caller, request: Request) -> OrderOut:
+    """Cancel an order before it is paid (409 afterwards)."""
+    return OrderOut.of(
+        await run(handlers.cancel_order, orders_context(request), principal, order_id)
+    )
+
+
+@router.post("/orders/{order_id}/settle", response_model=OrderOut, tags=["orders"])
+async def settle_order(
+    order_id: str, principal: Operator, request: Request, body: SettleIn | None = None
+) -> OrderOut:
+    """Record that the bank transfer for a local invoice arrived (operators)."""
+    reference = body.bank_reference if body else None
+    return OrderOut.of(
+        await run(handlers.settle_invoice, orders_context(request), principal, order_id, reference)
+    )

@@ -1,0 +1,38 @@
+"""Composition root: which payment provider, which quote key, which runtime."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from services.common.runtime import ServiceRuntime
+from services.common.settings import Settings
+from services.common.signed_json import SignedJsonVerifier
+from services.orders.adapters.local_payments import LocalPayments
+from services.orders.adapters.orm import ORDERS_TABLES
+from services.orders.adapters.payments import PaymentPort
+from services.orders.adapters.stripe_gateway import StripeGateway
+from services.orders.consumers import consumer_specs
+from services.orders.handlers import OrdersContext
+
+
+def payment_port(settings: Settings) -> PaymentPort:
+    """Stripe when a secret key is set; otherwise the local provider (invoices, waivers)."""
+    if settings.stripe_secret_key is not None and settings.stripe_secret_key.get_secret_value():
+        return StripeGateway(
+            settings.stripe_secret_key.get_secret_value(), settings.stripe_api_base
+        )
+    return LocalPayments()
+
+
+def build(settings: Settings) -> tuple[ServiceRuntime, OrdersContext]:
+    payments = payment_port(settings)
+    runtime = ServiceRuntime(settings, ORDERS_TABLES, consumer_specs(payments))
+    ctx = OrdersContext(
+        engine=runtime.engine,
+        payments=payments,
+        quote_verifier=SignedJsonVerifier(settings.key_path("quote", "public").read_bytes()),
+        payment_window=timedelta(seconds=settings.order_payment_deadline_s),
+        wake_relay=runtime.relay.wake,
+        fault=runtime.faults.maybe_crash,
+    )
+    return runtime, ctx

@@ -1,0 +1,1 @@
+"""Pure rules of orders: the order state machine, quote terms, settlement lines."""

@@ -1,0 +1,540 @@
+"""Use cases of orders: each state change commits together with its outbox events.
+
+A call to an online payment provider never runs inside a database transaction: the
+order (with the idempotency key it will use) is committed first, the provider is called,
+and the answer is recorded in a second transaction. A crash in between leaves a
+``placed`` order whose retry asks the provider with the same key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from services.common.auth import Principal
+from services.common.db import transaction
+from services.common.faults import STRIPE_AFTER_CALL
+from services.common.outbox import add_event
+from services.common.signed_json import SignatureInvalid, SignedJsonVerifier
+from services.contracts import orders as events
+from services.contracts._base import RevenueSplit
+from services.orders.adapters.orm import (
+    IdempotencyRow,
+    InvoiceRow,
+    OrderRepository,
+    StripeEventRow,
+    book,
+    publisher_of,
+    sale_lines_of,
+)
+from services.orders.adapters.payments import PaymentPort, PaymentState
+from services.orders.domain.errors import Conflict, ListingNotKnown, QuoteRejected
+from services.orders.domain.model import UNPAID, Order, OrderStatus
+from services.orders.domain.quote_terms import QuoteTerms
+from services.orders.domain.settlement import invoice_reference, refund_lines, sale_lines
+
+SOURCE = "/vndx/orders"
+log = logging.getLogger(__name__)
+
+
+class NotFound(LookupError):
+    """The order does not exist or the caller may not see it (404)."""
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class OrdersContext:
+    """What the use cases need: database, payment provider, quote key, relay nudge."""
+
+    engine: Engine
+    payments: PaymentPort
+    quote_verifier: SignedJsonVerifier
+    payment_window: timedelta
+    wake_relay: Callable[[], None] = lambda: None
+    fault: Callable[[str], None] = lambda point: None
+    clock: Callable[[], datetime] = field(default=_utcnow)
+
+
+# --- events -----------------------------------------------------------------------------
+
+
+def _split(order: Order) -> RevenueSplit:
+    s = order.terms.split
+    return RevenueSplit(
+        platform_fee=s.platform_fee,
+        agency_share=s.agency_share,
+        budget_share=s.budget_share,
+        vat=s.vat,
+    )
+
+
+def _ids(order: Order) -> dict[str, str]:
+    return {
+        "order_id": order.id,
+        "buyer_org": order.buyer_org,
+        "listing_id": order.terms.listing_id,
+    }
+
+
+def _placed_event(order: Order) -> events.OrderPlaced:
+    t = order.terms
+    return events.OrderPlaced(
+        **_ids(order),
+        quote_id=t.id,
+        publisher_org=order.publisher_org,
+        listing_version=t.listing_version,
+        product=t.product,
+        duration_days=t.duration_days,
+        total=t.total,
+        currency=t.currency,
+        placed_at=order.placed_at,
+    )
+
+
+def _pay(session: Session, order: Order, now: datetime) -> None:
+    """Mark paid, book the revenue split and announce it, in the caller's transaction."""
+    if order.is_waiver and order.status == OrderStatus.PLACED:
+        order.settle_waiver(now)
+    else:
+        order.mark_paid(now)
+    book(session, sale_lines(order.id, order.publisher_org, order.terms.split, now))
+    t = order.terms
+    add_event(
+        session,
+        events.OrderPaid(
+            **_ids(order),
+            quote_id=t.id,
+            publisher_org=order.publisher_org,
+            listing_version=t.listing_version,
+            product=t.product,
+            duration_days=t.duration_days,
+            total=t.total,
+            currency=t.currency,
+            split=_split(order),
+            payment_provider="waiver" if order.is_waiver else order.provider,
+            paid_at=now,
+            purpose=t.purpose,
+        ),
+        source=SOURCE,
+    )
+
+
+def _refunded(session: Session, order: Order, refund_ref: str, now: datetime) -> None:
+    order.complete_refund(refund_ref, now)
+    book(session, refund_lines(sale_lines_of(session, order.id), now))
+    add_event(
+        session,
+        events.OrderRefunded(**_ids(order), amount=order.total, reason=order.reason or "refund"),
+        source=SOURCE,
+    )
+
+
+def _close(session: Session, order: Order, reason: str, now: datetime, *, expire: bool) -> None:
+    order.expire(now) if expire else order.cancel(reason, now)
+    add_event(
+        session, events.OrderCancelled(**_ids(order), reason=order.reason or reason), source=SOURCE
+    )
+
+
+# --- placing an order -------------------------------------------------------------------
+
+
+def _request_digest(document: dict[str, Any]) -> str:
+    text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def read_quote(ctx: OrdersContext, document: dict[str, Any]) -> QuoteTerms:
+    """The quote's terms, if it is well formed and pricing's key signed it exactly."""
+    try:
+        terms = QuoteTerms.model_validate(document)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in ("quote", *first["loc"]))
+        raise QuoteRejected(f"{where}: {first['msg']}", field=where) from exc
+    try:
+        ctx.quote_verifier.verify(document)
+    except SignatureInvalid as exc:
+        raise QuoteRejected(
+            f"the quote's signature does not verify: {exc}", field=f"quote.{exc.field}"
+        ) from exc
+    return terms
+
+
+def _replay(session: Session, principal: Principal, key: str, digest: str) -> Order | None:
+    row = session.get(IdempotencyRow, (principal.org, key))
+    if row is None:
+        return None
+    if row.request_sha256 != digest:
+        raise Conflict(
+            "this Idempotency-Key was used with a different body", field="Idempotency-Key"
+        )
+    order = OrderRepository(session).get(row.order_id)
+    assert order is not None
+    return order
+
+
+def place_order(
+    ctx: OrdersContext, principal: Principal, document: dict[str, Any], key: str
+) -> tuple[Order, bool]:
+    """Create the order for a signed quote (or return the one this key made); True if new."""
+    digest = _request_digest(document)
+    with transaction(ctx.engine) as session:
+        earlier = _replay(session, principal, key, digest)
+    if earlier is not None:
+        return _resume(ctx, earlier), False
+    terms = read_quote(ctx, document)
+    now = ctx.clock()
+    terms.check_usable_by(principal.org, now)
+    try:
+        with transaction(ctx.engine) as session:
+            order = _create(ctx, session, principal, terms, document, key, digest, now)
+    except IntegrityError:
+        # A concurrent request with this key or this quote committed first.
+        with transaction(ctx.engine) as session:
+            earlier = _replay(session, principal, key, digest)
+        if earlier is None:
+            raise Conflict("an order for this quote already exists", field="quote.id") from None
+        return _resume(ctx, earlier), False
+    ctx.wake_relay()
+    return _resume(ctx, order), True
+
+
+def _create(
+    ctx: OrdersContext,
+    session: Session,
+    principal: Principal,
+    terms: QuoteTerms,
+    document: dict[str, Any],
+    key: str,
+    digest: str,
+    now: datetime,
+) -> Order:
+    earlier = _replay(session, principal, key, digest)
+    if earlier is not None:
+        return earlier
+    repo = OrderRepository(session)
+    if repo.by_quote(terms.id) is not None:
+        raise Conflict("an order for this quote already exists", field="quote.id")
+    publisher = publisher_of(session, terms.listing_id)
+    if publisher is None:
+        raise ListingNotKnown(
+            "listing not known yet, retry in a few seconds", field="quote.listing_id"
+        )
+    order = Order.place(
+        terms,
+        publisher_org=publisher,
+        provider=ctx.payments.name,
+        now=now,
+        payment_window=ctx.payment_window,
+    )
+    repo.add(order, document)
+    session.add(
+        IdempotencyRow(org=principal.org, key=key, request_sha256=digest, order_id=order.id)
+    )
+    session.flush()
+    add_event(session, _placed_event(order), source=SOURCE)
+    if order.is_waiver:
+        _pay(session, order, now)
+    elif ctx.payments.offline:
+        _issue_invoice(session, order, now)
+    repo.save(order)
+    return order
+
+
+def _issue_invoice(session: Session, order: Order, now: datetime) -> None:
+    invoice = InvoiceRow(order_id=order.id)
+    session.add(invoice)
+    session.flush()
+    assert invoice.number is not None
+    invoice.reference = invoice_reference(now.year, invoice.number)
+    session.add(invoice)
+    order.await_payment(invoice.reference)
+
+
+def _resume(ctx: OrdersContext, order: Order) -> Order:
+    """Open the online payment of an order that has none yet (after a crash, too)."""
+    if ctx.payments.offline or order.status != OrderStatus.PLACED or order.payment_ref:
+        return order
+    return open_online_payment(ctx, order.id)
+
+
+def open_online_payment(ctx: OrdersContext, order_id: str) -> Order:
+    with transaction(ctx.engine) as session:
+        order = OrderRepository(session).get(order_id)
+    if order is None:
+        raise NotFound(order_id)
+    opening = ctx.payments.open_payment(order)
+    ctx.fault(STRIPE_AFTER_CALL)
+    assert opening.reference is not None
+    with transaction(ctx.engine) as session:
+        repo = OrderRepository(session)
+        order = repo.get(order_id, for_update=True)
+        assert order is not None
+        if order.status == OrderStatus.PLACED:
+            order.await_payment(opening.reference, opening.client_secret)
+            repo.save(order)
+    return order
+
+
+# --- reading ----------------------------------------------------------------------------
+
+
+def _visible(session: Session, principal: Principal, order_id: str, *, lock: bool = False) -> Order:
+    order = OrderRepository(session).get(order_id, for_update=lock)
+    if order is None or not (principal.is_operator() or order.buyer_org == principal.org):
+        raise NotFound(order_id)
+    return order
+
+
+def get_order(ctx: OrdersContext, principal: Principal, order_id: str) -> Order:
+    with transaction(ctx.engine) as session:
+        return _visible(session, principal, order_id)
+
+
+def list_orders(
+    ctx: OrdersContext, principal: Principal, offset: int, limit: int
+) -> tuple[list[Order], int]:
+    scope = None if principal.is_operator() else principal.org
+    with transaction(ctx.engine) as session:
+        return OrderRepository(session).page(scope, offset, limit)
+
+
+# --- buyer and operator actions ---------------------------------------------------------
+
+
+def cancel_order(ctx: OrdersContext, principal: Principal, order_id: str) -> Order:
+    """Cancel before payment; an online payment is cancelled at the provider first."""
+    with transaction(ctx.engine) as session:
+        order = _visible(session, principal, order_id)
+    if order.status in UNPAID:
+        ctx.payments.cancel_payment(order)
+    with transaction(ctx.engine) as session:
+        order = _visible(session, principal, order_id, lock=True)
+        _close(
+            session,
+            order,
+            f"cancelled by {principal.role} {principal.subject}",
+            ctx.clock(),
+            expire=False,
+        )
+        OrderRepository(session).save(order)
+    ctx.wake_relay()
+    return order
+
+
+def settle_invoice(
+    ctx: OrdersContext, principal: Principal, order_id: str, bank_reference: str | None
+) -> Order:
+    """An operator records that the bank transfer for a local invoice arrived."""
+    with transaction(ctx.engine) as session:
+        order = _visible(session, principal, order_id, lock=True)
+        if order.provider != "local":
+            raise Conflict(
+                "only local-provider invoices are settled by an operator", field="provider"
+            )
+        _pay(session, order, ctx.clock())
+        OrderRepository(session).save(order)
+        invoice = session.get(InvoiceRow, _invoice_number(session, order.id))
+        if invoice is not None:
+            invoice.bank_reference = bank_reference
+            invoice.settled_by = principal.subject
+            session.add(invoice)
+    ctx.wake_relay()
+    return order
+
+
+def _invoice_number(session: Session, order_id: str) -> int | None:
+    return session.exec(select(InvoiceRow.number).where(InvoiceRow.order_id == order_id)).first()
+
+
+# --- events from access and from the payment provider -----------------------------------
+
+
+def fulfil(session: Session, order_id: str, grant_id: str, now: datetime) -> None:
+    repo = OrderRepository(session)
+    order = repo.get(order_id, for_update=True)
+    if order is None or order.status == OrderStatus.FULFILLED:
+        return
+    if order.status != OrderStatus.PAID:
+        log.warning("grant %s issued for order %s, which is %s", grant_id, order_id, order.status)
+        return
+    order.fulfil(grant_id, now)
+    repo.save(order)
+    add_event(session, events.OrderFulfilled(**_ids(order), grant_id=grant_id), source=SOURCE)
+
+
+def start_refund(
+    session: Session, payments: PaymentPort, order_id: str, reason: str, now: datetime
+) -> None:
+    """A paid order whose grant failed is refunded; the local provider completes at once."""
+    repo = OrderRepository(session)
+    order = repo.get(order_id, for_update=True)
+    if order is None or order.status != OrderStatus.PAID:
+        if order is not None and order.status not in (
+            OrderStatus.REFUND_PENDING,
+            OrderStatus.REFUNDED,
+        ):
+            log.warning("grant failed for order %s, which is %s", order_id, order.status)
+        return
+    order.request_refund(reason)
+    if payments.offline:
+        refund_ref = payments.refund(order)
+        assert refund_ref is not None
+        _refunded(session, order, refund_ref, now)
+    repo.save(order)
+
+
+def apply_payment_outcome(
+    ctx: OrdersContext, event_id: str, event_type: str, intent: dict[str, Any]
+) -> str:
+    """Apply one Stripe event once; returns what it did (for logs and tests)."""
+    if event_type not in INTENT_EVENTS:
+        state: PaymentState | None = None
+    elif event_type == "payment_intent.succeeded":
+        state = "succeeded"
+    else:
+        # Events arrive out of order: a failure may be followed by a success, so ask
+        # Stripe what the PaymentIntent's state is now.
+        state = ctx.payments.payment_state(str(intent["id"]))
+    try:
+        with transaction(ctx.engine) as session:
+            if session.get(StripeEventRow, event_id) is not None:
+                return "duplicate"
+            session.add(StripeEventRow(event_id=event_id, event_type=event_type))
+            outcome = (
+                "ignored: event type not used"
+                if state is None
+                else _apply_intent(ctx, session, intent, state)
+            )
+    except IntegrityError:
+        return "duplicate"
+    ctx.wake_relay()
+    return outcome
+
+
+INTENT_EVENTS = frozenset({"payment_intent.succeeded", "payment_intent.payment_failed"})
+
+
+def _apply_intent(
+    ctx: OrdersContext, session: Session, intent: dict[str, Any], state: PaymentState
+) -> str:
+    repo = OrderRepository(session)
+    reference = str(intent["id"])
+    order = repo.by_payment_ref(reference)
+    if order is None:
+        # The crash window: Stripe made the PaymentIntent, orders never recorded it.
+        order_id = (intent.get("metadata") or {}).get("order_id")
+        order = repo.get(str(order_id), for_update=True) if order_id else None
+        if order is None or order.payment_ref is not None:
+            return "ignored: no order for this PaymentIntent"
+    if order.status == OrderStatus.PLACED:
+        order.await_payment(reference)
+    if state == "succeeded" and order.status in (
+        OrderStatus.AWAITING_PAYMENT,
+        OrderStatus.PAYMENT_FAILED,
+    ):
+        _pay(session, order, ctx.clock())
+        outcome = "paid"
+    elif state in ("failed", "canceled") and order.status == OrderStatus.AWAITING_PAYMENT:
+        error = intent.get("last_payment_error") or {}
+        order.fail_payment(str(error.get("message") or "the payment failed"))
+        add_event(
+            session,
+            events.OrderPaymentFailed(**_ids(order), reason=order.reason or ""),
+            source=SOURCE,
+        )
+        outcome = "payment_failed"
+    else:
+        outcome = f"ignored: payment {state}, order {order.status.value}"
+    repo.save(order)
+    return outcome
+
+
+# --- periodic work ----------------------------------------------------------------------
+
+
+def expire_overdue(ctx: OrdersContext) -> int:
+    """Close unpaid orders past their payment deadline; return how many."""
+    now = ctx.clock()
+    with transaction(ctx.engine) as session:
+        ids = OrderRepository(session).overdue_ids(now)
+    closed = 0
+    for order_id in ids:
+        with transaction(ctx.engine) as session:
+            order = OrderRepository(session).get(order_id)
+        if order is None or order.status not in UNPAID:
+            continue
+        try:
+            ctx.payments.cancel_payment(order)
+        except Exception:
+            log.info("order %s: payment not cancellable; left open", order_id, exc_info=True)
+            continue
+        with transaction(ctx.engine) as session:
+            repo = OrderRepository(session)
+            order = repo.get(order_id, for_update=True)
+            if order is None or order.status not in UNPAID:
+                continue
+            _close(session, order, "expired", now, expire=True)
+            repo.save(order)
+            closed += 1
+    if closed:
+        ctx.wake_relay()
+    return closed
+
+
+def complete_refunds(ctx: OrdersContext) -> int:
+    """Ask the online provider to refund each refund_pending order; record those done."""
+    with transaction(ctx.engine) as session:
+        ids = OrderRepository(session).ids_in([OrderStatus.REFUND_PENDING])
+    done = 0
+    for order_id in ids:
+        with transaction(ctx.engine) as session:
+            order = OrderRepository(session).get(order_id)
+        if order is None:
+            continue
+        refund_ref = ctx.payments.refund(order)
+        if refund_ref is None:
+            continue
+        with transaction(ctx.engine) as session:
+            repo = OrderRepository(session)
+            order = repo.get(order_id, for_update=True)
+            if order is None or order.status != OrderStatus.REFUND_PENDING:
+                continue
+            _refunded(session, order, refund_ref, ctx.clock())
+            repo.save(order)
+            done += 1
+    if done:
+        ctx.wake_relay()
+    return done
+
+
+def resume_openings(ctx: OrdersContext, older_than: timedelta) -> int:
+    """Open the payments of orders left ``placed`` by a crash (same idempotency key)."""
+    if ctx.payments.offline:
+        return 0
+    cutoff = ctx.clock() - older_than
+    with transaction(ctx.engine) as session:
+        stale = [
+            order_id
+            for order_id in OrderRepository(session).ids_in([OrderStatus.PLACED])
+            if (o := OrderRepository(session).get(order_id)) is not None
+            and o.payment_ref is None
+            and o.placed_at <= cutoff
+        ]
+    for order_id in stale:
+        open_online_payment(ctx, order_id)
+    return len(stale)
