@@ -93,7 +93,9 @@ def invoice_reference(year: int, number: int) -> str:
 def parse_month(text: str) -> tuple[int, int]:
     """'2026-03' -> (2026, 3); ValueError otherwise."""
     year_text, sep, month_text = text.partition("-")
-    if not sep or len(year_text) != 4 or len(month_text) != 2:
+    if not (sep and len(year_text) == 4 and len(month_text) == 2) or not (
+        year_text.isdigit() and month_text.isdigit()
+    ):
         raise ValueError("month must look like YYYY-MM")
     year, month = int(year_text), int(month_text)
     if not 1 <= month <= 12 or year < 2000:
