@@ -47,6 +47,13 @@ def publish(
             headers={**headers, "Content-Type": content_type},
         )
     uploaded.raise_for_status()
+    if uploaded.json()["review_status"] == "pending" and reviewer_token:
+        reviewed = client.post(
+            f"/v1/listings/{listing_id}/review",
+            json={"decision": "approve", "note": "demo data: synthetic, inspected"},
+            headers={"Authorization": f"Bearer {reviewer_token}"},
+        )
+        reviewed.raise_for_status()
     published = client.post(f"/v1/listings/{listing_id}/publish", headers=headers)
     published.raise_for_status()
     result: dict[str, Any] = published.json()
@@ -62,6 +69,8 @@ def seed_demo(settings: Settings, adult_dir: Path, console: Console) -> list[tup
     )
     create_tables(engine, CATALOG_TABLES)
     rng = random.Random(20251125)
+    register_organisation(engine, "vndx-ops", "Vận hành sàn giao dịch dữ liệu")
+    operator = issuer.issue("vndx-ops", "operator")
     datasets = demo_datasets()
     created: list[tuple[str, str, int]] = []
     with (
@@ -75,14 +84,16 @@ def seed_demo(settings: Settings, adult_dir: Path, console: Console) -> list[tup
             path = Path(tmp) / f"{dataset.org}.csv"
             dataset.write_csv(path, dataset.rows, rng)
             token = issuer.issue(dataset.org, "provider")
-            listing = publish(client, token, dataset.listing, path)
+            listing = publish(client, token, dataset.listing, path, reviewer_token=operator)
             created.append((dataset.org, listing["title_vi"], listing["row_count"]))
             progress.advance(task)
         adult_csv = adult_dir / "adult.csv"
         if adult_csv.exists():
             register_organisation(engine, "gso", "Tổng cục Thống kê")
             token = issuer.issue("gso", "provider")
-            listing = publish(client, token, adult_listing(adult_dir), adult_csv)
+            listing = publish(
+                client, token, adult_listing(adult_dir), adult_csv, reviewer_token=operator
+            )
             created.append(("gso", listing["title_vi"], listing["row_count"]))
         else:
             console.print(f"[yellow]{adult_csv} not found; the Adult listing was skipped[/yellow]")

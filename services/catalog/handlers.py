@@ -8,15 +8,25 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from services.catalog.adapters.orm import ListingRepository, ensure_organisation
 from services.catalog.adapters.profiling import FileProfile, detect_format, profile_file
+from services.catalog.adapters.sampling import sample_columns
 from services.catalog.adapters.search import SearchFilters, SearchPage, index_listing, search
 from services.catalog.domain.errors import InvalidTransition
-from services.catalog.domain.model import Listing, ListingMetadata, Schema, VersionFacts
+from services.catalog.domain.inspection import inspect
+from services.catalog.domain.model import (
+    FindingFacts,
+    InspectionFacts,
+    Listing,
+    ListingMetadata,
+    Schema,
+    VersionFacts,
+)
 from services.catalog.domain.quality import freshness, quality_score
 from services.catalog.domain.search_text import fold
 from services.common.auth import Principal
@@ -39,6 +49,7 @@ class CatalogContext:
     engine: Engine
     store: ObjectStore
     wake_relay: Callable[[], None] = lambda: None
+    inspection_threshold: float = 0.2
 
 
 def snapshot(listing: Listing) -> events.ListingSnapshot:
@@ -179,6 +190,7 @@ def add_version(
         digest = sha256 or _sha256(upload)
         try:
             profile: FileProfile = profiling.result()
+            inspection = inspect_file(upload, profile, listing, ctx.inspection_threshold)
         except BaseException:
             uploading.result()
             ctx.store.delete(key)
@@ -200,6 +212,7 @@ def add_version(
         freshness=fresh,
         quality_score=quality_score(profile.completeness, profile.validity, fresh),
         created_at=datetime.now(UTC),
+        inspection=inspection,
     )
     try:
         with transaction(ctx.engine) as session:
@@ -207,11 +220,100 @@ def add_version(
             current.add_version(facts)
             _save(session, current)
             add_event(session, events.ListingVersionAdded(listing=snapshot(current)), source=SOURCE)
+            add_event(session, inspected_event(current, inspection, number), source=SOURCE)
     except BaseException:
         ctx.store.delete(key)
         raise
     ctx.wake_relay()
     return current
+
+
+def inspect_file(
+    path: Path, profile: FileProfile, listing: Listing, threshold: float
+) -> InspectionFacts:
+    """Scan a sample of every column not declared a direct identifier for personal data."""
+    columns: list[tuple[str, str]] = [(c.name, c.classification) for c in listing.schema_.columns]
+    samples = sample_columns(path, profile.format, columns, delimiter=profile.delimiter)
+    report = inspect(samples, threshold)
+    return InspectionFacts(
+        findings=[
+            FindingFacts(
+                column=f.column,
+                pattern=str(f.pattern),
+                share=round(f.share, 4),
+                matched=f.matched,
+                non_empty=f.non_empty,
+                examples=list(f.examples),
+            )
+            for f in report.findings
+        ],
+        columns_scanned=list(report.columns_scanned),
+        rows_sampled=report.rows_sampled,
+        threshold=threshold,
+        inspected_at=datetime.now(UTC),
+    )
+
+
+def inspected_event(
+    listing: Listing, inspection: InspectionFacts, version: int
+) -> events.ListingInspected:
+    return events.ListingInspected(
+        listing_id=listing.id,
+        org=listing.org,
+        version=version,
+        passed=not inspection.findings,
+        rows_sampled=inspection.rows_sampled,
+        findings=[
+            events.InspectionFinding(column=f.column, pattern=f.pattern, share=f.share)
+            for f in inspection.findings
+        ],
+    )
+
+
+def review_listing(
+    ctx: CatalogContext,
+    principal: Principal,
+    listing_id: str,
+    decision: Literal["approve", "reject"],
+    note: str,
+) -> Listing:
+    """An operator's decision on the latest version of a listing with sensitive columns."""
+    with transaction(ctx.engine) as session:
+        listing = ListingRepository(session).get(listing_id)
+        if listing is None:
+            raise NotFound(listing_id)
+        review = listing.review(decision, note, principal.org)
+        _save(session, listing)
+        add_event(
+            session,
+            events.ListingReviewed(
+                listing_id=listing.id,
+                org=listing.org,
+                version=review.version,
+                decision=review.decision,
+                note=review.note,
+                by_org=review.by_org,
+            ),
+            source=SOURCE,
+        )
+    ctx.wake_relay()
+    return listing
+
+
+def version_inspection(
+    ctx: CatalogContext, principal: Principal, listing_id: str, version: int
+) -> InspectionFacts:
+    """The inspection report of a version: for its organisation, operators and regulators."""
+    with transaction(ctx.engine) as session:
+        listing = ListingRepository(session).get(listing_id)
+    if listing is None or not (
+        principal.role in ("operator", "regulator") or listing.org == principal.org
+    ):
+        raise NotFound(listing_id)
+    found = next((v for v in listing.versions if v.version == version), None)
+    if found is None or found.inspection is None:
+        raise NotFound(f"{listing_id} version {version}")
+    return found.inspection
 
 
 def visible_listing(ctx: CatalogContext, principal: Principal | None, listing_id: str) -> Listing:

@@ -16,6 +16,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.common.auth import AuthError, Principal, Role, TokenVerifier
+from services.common.observability import install_observability
 
 
 class ApiError(Exception):
@@ -153,7 +154,14 @@ ReadinessCheck = Callable[[], Awaitable[None]]
 
 
 def install_health(app: FastAPI, checks: dict[str, ReadinessCheck]) -> None:
-    """``/healthz`` (the process is up) and ``/readyz`` (its dependencies answer)."""
+    """``/healthz`` and ``/readyz``, plus ``/metrics``, JSON logs and trace context.
+
+    Observability comes with health so that every service has it; call this after
+    ``app.state.settings`` and ``app.state.runtime`` are set.
+    """
+    if not hasattr(app.state, "metrics_registry"):
+        settings = getattr(app.state, "settings", None)
+        install_observability(app, settings.service_name if settings else app.title)
 
     @app.get("/healthz", tags=["health"], include_in_schema=False)
     async def healthz() -> dict[str, str]:

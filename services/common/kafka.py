@@ -18,6 +18,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.helpers import create_ssl_context
 from pydantic import ValidationError
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -26,6 +27,7 @@ from services.common.db import transaction
 from services.common.events import KafkaRecord, MalformedEvent, from_record
 from services.common.faults import CONSUMER_AFTER_EFFECT, FaultInjector
 from services.common.inbox import already_processed, record_processed
+from services.common.observability import CURRENT_TRACEPARENT, child_traceparent
 from services.common.settings import Settings
 from services.contracts.envelope import Envelope, EventPayload, payload_class
 from services.contracts.topics import dead_letter_topic
@@ -36,6 +38,20 @@ DLQ_REASON_HEADER = "vndx_dlq_reason"
 DLQ_ORIGIN_HEADER = "vndx_dlq_origin"
 
 Handler = Callable[[Session, Envelope, EventPayload], None]
+
+
+def kafka_security(settings: Settings) -> dict[str, Any]:
+    """aiokafka connection options for the listener's security (SASL/SCRAM, TLS)."""
+    options: dict[str, Any] = {"security_protocol": settings.kafka_security_protocol}
+    if settings.kafka_security_protocol.startswith("SASL"):
+        password = settings.kafka_sasl_password
+        options["sasl_mechanism"] = settings.kafka_sasl_mechanism
+        options["sasl_plain_username"] = settings.kafka_sasl_username
+        options["sasl_plain_password"] = password.get_secret_value() if password else None
+    if settings.kafka_security_protocol.endswith("SSL"):
+        cafile = settings.kafka_ssl_cafile
+        options["ssl_context"] = create_ssl_context(cafile=str(cafile) if cafile else None)
+    return options
 
 
 class KafkaPublisher:
@@ -56,6 +72,7 @@ class KafkaPublisher:
                     linger_ms=2,
                     max_request_size=max(self._settings.max_event_bytes * 2, 1_048_576),
                     request_timeout_ms=10_000,
+                    **kafka_security(self._settings),
                 )
                 try:
                     await producer.start()
@@ -93,10 +110,16 @@ class KafkaPublisher:
 
 
 async def ensure_topics(
-    bootstrap: str, topics: Iterable[str], partitions: int = 3, replication: int = 1
+    bootstrap: str,
+    topics: Iterable[str],
+    partitions: int = 3,
+    replication: int = 1,
+    *,
+    settings: Settings | None = None,
 ) -> None:
     """Create missing topics; existing ones are left as they are."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    security = kafka_security(settings) if settings is not None else {}
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **security)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -122,6 +145,7 @@ class ConsumerStats:
     dead_lettered: int = 0
     last_error: str | None = None
     reasons: list[str] = field(default_factory=list)
+    lag: dict[tuple[str, int], int] = field(default_factory=dict)
 
 
 class PoisonEvent(Exception):
@@ -156,6 +180,10 @@ class EventConsumer:
         self.stats = ConsumerStats()
         self._handled_families = {_family(t) for t in self._handlers}
 
+    @property
+    def group_id(self) -> str:
+        return self._group_id
+
     def _new_consumer(self) -> AIOKafkaConsumer:
         return AIOKafkaConsumer(
             *self._topics,
@@ -165,6 +193,7 @@ class EventConsumer:
             auto_offset_reset="earliest",
             fetch_max_wait_ms=self._settings.kafka_fetch_max_wait_ms,
             max_partition_fetch_bytes=max(self._settings.max_event_bytes * 2, 1_048_576),
+            **kafka_security(self._settings),
         )
 
     async def run(self) -> None:
@@ -177,9 +206,13 @@ class EventConsumer:
                 delay = 0.5
                 async for message in consumer:
                     await self._process(message)
-                    await consumer.commit(
-                        {TopicPartition(message.topic, message.partition): message.offset + 1}
-                    )
+                    partition = TopicPartition(message.topic, message.partition)
+                    await consumer.commit({partition: message.offset + 1})
+                    highwater = consumer.highwater(partition)
+                    if highwater is not None:
+                        self.stats.lag[(message.topic, message.partition)] = max(
+                            highwater - message.offset - 1, 0
+                        )
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -224,6 +257,14 @@ class EventConsumer:
         return None
 
     async def _apply_with_retries(self, envelope: Envelope) -> None:
+        # Handlers and their logs run in the event's trace; events they add inherit it.
+        token = CURRENT_TRACEPARENT.set(child_traceparent(envelope.traceparent))
+        try:
+            await self._apply_in_trace(envelope)
+        finally:
+            CURRENT_TRACEPARENT.reset(token)
+
+    async def _apply_in_trace(self, envelope: Envelope) -> None:
         attempts = self._settings.consumer_max_attempts
         for attempt in range(1, attempts + 1):
             try:

@@ -19,6 +19,7 @@ from sqlmodel import Field, Session, SQLModel, col, select
 from services.common.db import transaction
 from services.common.events import KafkaRecord, to_record
 from services.common.faults import OUTBOX_AFTER_COMMIT, OUTBOX_AFTER_PUBLISH, FaultInjector
+from services.common.observability import current_traceparent
 from services.contracts.envelope import Envelope, EventPayload
 
 log = logging.getLogger(__name__)
@@ -51,8 +52,10 @@ def add_event(
     source: str,
     traceparent: str | None = None,
 ) -> Envelope:
-    """Stage ``payload`` for publication in the caller's transaction."""
-    envelope = Envelope.wrap(payload, source=source, traceparent=traceparent)
+    """Stage ``payload`` for publication in the caller's transaction (in the current trace)."""
+    envelope = Envelope.wrap(
+        payload, source=source, traceparent=traceparent or current_traceparent()
+    )
     session.add(
         OutboxRow(
             event_id=envelope.id,

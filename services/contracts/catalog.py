@@ -97,3 +97,49 @@ class ListingRetired(_ListingEvent):
     """A listing was withdrawn; no new quotes may be issued for it."""
 
     event_type = "vn.vndx.catalog.listing.retired.v1"
+
+
+class InspectionFinding(BaseModel):
+    """A kind of personal data found in a column (share of sampled non-empty values)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    column: str
+    pattern: str
+    share: float
+
+
+@register
+class ListingInspected(EventPayload):
+    """A version was scanned for personal data; ``passed`` is false on any finding."""
+
+    event_type = "vn.vndx.catalog.listing.inspected.v1"
+    topic = CATALOG_LISTINGS
+
+    listing_id: str
+    org: str
+    version: int
+    passed: bool
+    rows_sampled: int
+    findings: list[InspectionFinding]
+
+    def aggregate_id(self) -> str:
+        return self.listing_id
+
+
+@register
+class ListingReviewed(EventPayload):
+    """An operator approved or rejected a version with sensitive columns."""
+
+    event_type = "vn.vndx.catalog.listing.reviewed.v1"
+    topic = CATALOG_LISTINGS
+
+    listing_id: str
+    org: str
+    version: int
+    decision: Literal["approve", "reject"]
+    note: str
+    by_org: str
+
+    def aggregate_id(self) -> str:
+        return self.listing_id

@@ -40,6 +40,7 @@ class FileProfile:
     format: FileFormat
     row_count: int
     columns: list[ColumnStats]
+    delimiter: str = ","
 
     @property
     def completeness(self) -> float:
@@ -174,7 +175,7 @@ def _profile_csv(path: Path, schema: Schema) -> FileProfile:
         raise InvalidUpload(f"{where} has {actual} fields, expected {expected}", line=line)
     if counter.rows == 0:
         raise InvalidUpload("the file has a header but no data rows", line=2)
-    return FileProfile("csv", counter.rows, counter.stats(schema))
+    return FileProfile("csv", counter.rows, counter.stats(schema), delimiter)
 
 
 def _profile_parquet(path: Path, schema: Schema) -> FileProfile:

@@ -42,6 +42,7 @@ def sample_columns(
     max_rows: int = DEFAULT_MAX_ROWS,
     *,
     seed: int = 0,
+    delimiter: str = ",",
 ) -> list[ColumnSample]:
     """One ``ColumnSample`` per ``(name, classification)``, in the order given.
 
@@ -52,7 +53,8 @@ def sample_columns(
     if max_rows < 1:
         raise SamplingError(f"max_rows must be positive, got {max_rows}")
     wanted = [name for name, classification in columns if classification != DIRECT_IDENTIFIER]
-    table = _reservoir(_batches(path, fmt, wanted), wanted, max_rows, seed) if wanted else None
+    batches = _batches(path, fmt, wanted, delimiter)
+    table = _reservoir(batches, wanted, max_rows, seed) if wanted else None
     return [
         ColumnSample(
             name=name,
@@ -63,21 +65,25 @@ def sample_columns(
     ]
 
 
-def _batches(path: Path, fmt: FileFormat, names: list[str]) -> Iterator[pa.RecordBatch]:
+def _batches(
+    path: Path, fmt: FileFormat, names: list[str], delimiter: str
+) -> Iterator[pa.RecordBatch]:
     if fmt == "csv":
-        return _csv_batches(path, names)
+        return _csv_batches(path, names, delimiter)
     if fmt == "parquet":
         return _parquet_batches(path, names)
     raise SamplingError(f"unknown format {fmt!r}; expected 'csv' or 'parquet'")
 
 
-def _csv_batches(path: Path, names: list[str]) -> Iterator[pa.RecordBatch]:
+def _csv_batches(path: Path, names: list[str], delimiter: str) -> Iterator[pa.RecordBatch]:
     read_options = pa_csv.ReadOptions(block_size=_CSV_BLOCK_BYTES)
-    header = pa_csv.open_csv(path, read_options=read_options).schema
+    parse_options = pa_csv.ParseOptions(delimiter=delimiter)
+    header = pa_csv.open_csv(path, read_options=read_options, parse_options=parse_options).schema
     _require(names, header.names, path)
     reader = pa_csv.open_csv(
         path,
         read_options=read_options,
+        parse_options=parse_options,
         convert_options=pa_csv.ConvertOptions(
             include_columns=names,
             column_types=dict.fromkeys(names, pa.string()),

@@ -16,11 +16,17 @@ from services.catalog.api.schemas import (
     ListingOut,
     ListingPage,
     ListingUpdateIn,
+    ReviewIn,
     Vocabulary,
 )
 from services.catalog.api.uploads import receive_upload
-from services.catalog.domain.errors import CatalogError, InvalidTransition, InvalidUpload
-from services.catalog.domain.model import ListingMetadata, Schema
+from services.catalog.domain.errors import (
+    CatalogError,
+    InspectionBlocked,
+    InvalidTransition,
+    InvalidUpload,
+)
+from services.catalog.domain.model import FindingFacts, InspectionFacts, ListingMetadata, Schema
 from services.common.api import ApiError, not_found, optional_principal, require_roles
 from services.common.auth import Principal
 from services.common.settings import Settings
@@ -54,6 +60,9 @@ def _split(body: ListingIn | ListingUpdateIn) -> tuple[ListingMetadata, Schema |
 
 
 def _refusal(exc: CatalogError) -> ApiError:
+    if isinstance(exc, InspectionBlocked):
+        findings = [f.model_dump() for f in exc.findings if isinstance(f, FindingFacts)]
+        return ApiError(409, "personal_data_found", exc.message, field=exc.field, findings=findings)
     if isinstance(exc, InvalidTransition):
         return ApiError(409, "conflict", exc.message, field=exc.field)
     if isinstance(exc, InvalidUpload):
@@ -188,6 +197,41 @@ async def upload_version(listing_id: str, principal: Provider, request: Request)
         listing = await _run(handlers.add_version, ctx, principal, listing_id, path, digest)
     finally:
         path.unlink(missing_ok=True)
+    return ListingOut.of(listing)
+
+
+@router.get(
+    "/listings/{listing_id}/versions/{version}/inspection",
+    response_model=InspectionFacts,
+    tags=["inspection"],
+)
+async def get_inspection(
+    listing_id: str,
+    version: int,
+    principal: Annotated[Principal, Depends(require_roles("provider", "operator", "regulator"))],
+    request: Request,
+) -> InspectionFacts:
+    """The personal-data scan of a version (its organisation, operators, regulators)."""
+    try:
+        result: InspectionFacts = await asyncio.to_thread(
+            handlers.version_inspection, _ctx(request), principal, listing_id, version
+        )
+    except handlers.NotFound as exc:
+        raise not_found("inspection") from exc
+    return result
+
+
+@router.post("/listings/{listing_id}/review", response_model=ListingOut, tags=["inspection"])
+async def review_listing(
+    listing_id: str,
+    body: ReviewIn,
+    principal: Annotated[Principal, Depends(require_roles("operator"))],
+    request: Request,
+) -> ListingOut:
+    """An operator approves or rejects the latest version of a listing with sensitive columns."""
+    listing = await _run(
+        handlers.review_listing, _ctx(request), principal, listing_id, body.decision, body.note
+    )
     return ListingOut.of(listing)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -32,6 +32,15 @@ class ListingUpdateIn(ListingMetadata):
     columns: list[Column] | None = Field(default=None, min_length=1, max_length=500)
 
 
+class ReviewIn(BaseModel):
+    """An operator's decision on a listing's latest version."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    decision: Literal["approve", "reject"]
+    note: str = Field(default="", max_length=2_000)
+
+
 class VersionOut(BaseModel):
     """A version's measured facts (never where the raw file lives)."""
 
@@ -46,6 +55,7 @@ class VersionOut(BaseModel):
     freshness: float
     quality_score: float
     created_at: AwareDatetime
+    inspection_passed: bool | None = None
 
 
 class ListingOut(BaseModel):
@@ -72,6 +82,7 @@ class ListingOut(BaseModel):
     latest_version: int | None
     row_count: int | None
     quality_score: float | None
+    review_status: str
     created_at: AwareDatetime
     updated_at: AwareDatetime
     published_at: AwareDatetime | None
@@ -99,10 +110,21 @@ class ListingOut(BaseModel):
             products=list(meta.products),
             list_price=meta.list_price,
             columns=list(listing.schema_.columns),
-            versions=[VersionOut.model_validate(v.model_dump()) for v in listing.versions],
+            versions=[
+                VersionOut.model_validate(
+                    {
+                        **v.model_dump(exclude={"inspection", "object_key"}),
+                        "inspection_passed": None
+                        if v.inspection is None
+                        else not v.inspection.findings,
+                    }
+                )
+                for v in listing.versions
+            ],
             latest_version=latest.version if latest else None,
             row_count=latest.row_count if latest else None,
             quality_score=latest.quality_score if latest else None,
+            review_status=listing.review_status(),
             created_at=listing.created_at,
             updated_at=listing.updated_at,
             published_at=listing.published_at,

@@ -19,7 +19,7 @@ from pydantic import (
     model_validator,
 )
 
-from services.catalog.domain.errors import InvalidTransition
+from services.catalog.domain.errors import InspectionBlocked, InvalidTransition
 from services.catalog.domain.reference import (
     CLASSIFICATIONS,
     COLUMN_TYPES,
@@ -212,6 +212,37 @@ class ColumnStats(_Frozen):
     valid_ratio: float
 
 
+class FindingFacts(_Frozen):
+    """Personal data found in a column of a version; examples are masked."""
+
+    column: str
+    pattern: str
+    share: float
+    matched: int
+    non_empty: int
+    examples: list[str]
+
+
+class InspectionFacts(_Frozen):
+    """The personal-data scan of one version (on a sample of its rows)."""
+
+    findings: list[FindingFacts]
+    columns_scanned: list[str]
+    rows_sampled: int
+    threshold: float
+    inspected_at: AwareDatetime
+
+
+class Review(_Frozen):
+    """An operator's decision on a version of a listing with sensitive columns."""
+
+    version: int
+    decision: Literal["approve", "reject"]
+    note: str
+    by_org: str
+    at: AwareDatetime
+
+
 class VersionFacts(_Frozen):
     """What was measured when a version was uploaded."""
 
@@ -227,6 +258,7 @@ class VersionFacts(_Frozen):
     freshness: float
     quality_score: float
     created_at: AwareDatetime
+    inspection: InspectionFacts | None = None
 
 
 class Listing(BaseModel):
@@ -240,6 +272,7 @@ class Listing(BaseModel):
     metadata: ListingMetadata
     schema_: Schema = Field(alias="schema")
     versions: list[VersionFacts] = Field(default_factory=list)
+    reviews: list[Review] = Field(default_factory=list)
     created_at: AwareDatetime = Field(default_factory=lambda: datetime.now(UTC))
     updated_at: AwareDatetime = Field(default_factory=lambda: datetime.now(UTC))
     published_at: AwareDatetime | None = None
@@ -255,13 +288,16 @@ class Listing(BaseModel):
         self.updated_at = datetime.now(UTC)
 
     def update(self, metadata: ListingMetadata, schema: Schema | None) -> None:
+        """New metadata; once data is uploaded, columns may only be reclassified."""
         if self.status == "retired":
             raise InvalidTransition("a retired listing cannot be changed")
         if schema is not None and schema != self.schema_:
-            if self.versions:
+            shape = [(c.name, c.type) for c in schema.columns]
+            if self.versions and shape != [(c.name, c.type) for c in self.schema_.columns]:
                 raise InvalidTransition(
-                    "the schema is fixed once data is uploaded; create a new listing",
-                    field="schema",
+                    "column names and types are fixed once data is uploaded; "
+                    "only classifications may change",
+                    field="columns",
                 )
             self.schema_ = schema
         self.metadata = metadata
@@ -275,6 +311,46 @@ class Listing(BaseModel):
         self.versions.append(facts)
         self._touch()
 
+    def blocking_findings(self) -> list[FindingFacts]:
+        """Findings of the latest version on columns not declared direct identifiers."""
+        latest = self.latest_version
+        if latest is None or latest.inspection is None:
+            return []
+        direct = {c.name for c in self.schema_.columns if c.classification == "direct_identifier"}
+        return [f for f in latest.inspection.findings if f.column not in direct]
+
+    def needs_review(self) -> bool:
+        """Listings with sensitive columns need an operator's approval per version."""
+        return any(c.classification == "sensitive" for c in self.schema_.columns)
+
+    def review_status(self) -> Literal["not_required", "pending", "approved", "rejected"]:
+        if not self.needs_review():
+            return "not_required"
+        latest = self.latest_version
+        decisions = [r for r in self.reviews if latest and r.version == latest.version]
+        if not decisions:
+            return "pending"
+        return "approved" if decisions[-1].decision == "approve" else "rejected"
+
+    def review(self, decision: Literal["approve", "reject"], note: str, by_org: str) -> Review:
+        latest = self.latest_version
+        if latest is None:
+            raise InvalidTransition("there is no version to review")
+        if not self.needs_review():
+            raise InvalidTransition("this listing has no sensitive columns; no review is needed")
+        if decision == "approve" and self.blocking_findings():
+            raise InspectionBlocked(self.blocking_findings())
+        review = Review(
+            version=latest.version,
+            decision=decision,
+            note=note,
+            by_org=by_org,
+            at=datetime.now(UTC),
+        )
+        self.reviews.append(review)
+        self._touch()
+        return review
+
     def publish(self) -> None:
         if self.status == "retired":
             raise InvalidTransition("a retired listing cannot be published again")
@@ -282,6 +358,13 @@ class Listing(BaseModel):
             raise InvalidTransition("the listing is already published")
         if not self.versions:
             raise InvalidTransition("upload a data version before publishing")
+        if self.blocking_findings():
+            raise InspectionBlocked(self.blocking_findings())
+        status = self.review_status()
+        if status in ("pending", "rejected"):
+            raise InvalidTransition(
+                f"the latest version has sensitive columns and its operator review is {status}"
+            )
         self.status = "published"
         self.published_at = datetime.now(UTC)
         self._touch()

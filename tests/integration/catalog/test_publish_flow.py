@@ -28,6 +28,15 @@ def _publish_adult(catalog: TestClient, auth: Auth, adult_dir: Path, org: str) -
             headers={**auth(org), "Content-Type": "text/csv"},
         )
     assert uploaded.status_code == 201, uploaded.text
+    assert uploaded.json()["review_status"] == "pending"  # salary-class is sensitive
+    refused = catalog.post(f"/v1/listings/{listing_id}/publish", headers=auth(org))
+    assert refused.status_code == 409 and "review" in refused.json()["error"]["message"]
+    reviewed = catalog.post(
+        f"/v1/listings/{listing_id}/review",
+        json={"decision": "approve", "note": "census extract, no direct identifiers"},
+        headers=auth("vndx-ops", "operator"),
+    )
+    assert reviewed.status_code == 200, reviewed.text
     published = catalog.post(f"/v1/listings/{listing_id}/publish", headers=auth(org))
     assert published.status_code == 200, published.text
     return published.json()  # type: ignore[no-any-return]
@@ -57,7 +66,10 @@ def test_published_listing_is_found_accent_insensitively(
         assert found.status_code == 200
         assert [item["id"] for item in found.json()["items"]] == [listing["id"]], query
     assert catalog.get("/v1/listings", params={"q": "xyzzy", "publisher": org}).json()["total"] == 0
-    assert catalog.get("/v1/listings", params={"theme": "health", "publisher": org}).json()["total"] == 0
+    assert (
+        catalog.get("/v1/listings", params={"theme": "health", "publisher": org}).json()["total"]
+        == 0
+    )
     view = catalog.get(f"/v1/listings/{listing['id']}")
     assert view.status_code == 200
     classes = {c["name"]: c["classification"] for c in view.json()["columns"]}
@@ -67,9 +79,7 @@ def test_published_listing_is_found_accent_insensitively(
     assert any(d["dct:identifier"] == listing["id"] for d in export["dcat:dataset"])
 
 
-def test_raw_file_lands_under_raw_prefix(
-    catalog: TestClient, auth: Auth, adult_dir: Path
-) -> None:
+def test_raw_file_lands_under_raw_prefix(catalog: TestClient, auth: Auth, adult_dir: Path) -> None:
     org = f"gso-{uuid.uuid4().hex[:6]}"
     listing = _publish_adult(catalog, auth, adult_dir, org)
     store = ObjectStore.from_settings(catalog.app.state.settings)  # type: ignore[attr-defined]
@@ -85,13 +95,15 @@ def test_each_change_is_one_event_with_key_and_payload(
     retired = catalog.post(f"/v1/listings/{listing['id']}/retire", headers=auth(org))
     assert retired.status_code == 200
     events = read_topic_sync(
-        tansu.bootstrap_servers, "catalog.listings", key=str(listing["id"]), until=3
+        tansu.bootstrap_servers, "catalog.listings", key=str(listing["id"]), until=5
     )
     types = [envelope.type.split(".")[-2] for _, envelope in events]
-    assert types == ["version_added", "published", "retired"]
+    assert types == ["version_added", "inspected", "reviewed", "published", "retired"]
     assert all(key == str(listing["id"]).encode() for key, _ in events)
-    published = events[1][1]
+    assert events[1][1].data["passed"] is True
+    assert events[2][1].data["decision"] == "approve"
+    published = events[3][1]
     assert published.source == "/vndx/catalog"
     assert published.data["listing"]["latest_version"]["row_count"] == 30_162
     assert published.data["listing"]["org"] == org
-    assert len({envelope.id for _, envelope in events}) == 3
+    assert len({envelope.id for _, envelope in events}) == 5

@@ -1,0 +1,101 @@
+"""Uploads are scanned for personal data; findings block publication until reclassified."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+Auth = Callable[..., dict[str, str]]
+
+
+def _body(contact_class: str) -> dict[str, Any]:
+    return {
+        "title_vi": "Hộ kinh doanh",
+        "title_en": "Household businesses",
+        "theme": "business",
+        "columns": [
+            {"name": "sector", "type": "string", "classification": "attribute"},
+            {"name": "contact", "type": "string", "classification": contact_class},
+            {"name": "revenue", "type": "integer", "classification": "attribute"},
+        ],
+    }
+
+
+CSV = "sector,contact,revenue\n" + "".join(
+    f"Bán lẻ,09{12345670 + i:08d},{(i + 1) * 1_000_000}\n" for i in range(40)
+)
+
+
+def test_hidden_phone_numbers_block_publication_until_reclassified(
+    catalog: TestClient, auth: Auth
+) -> None:
+    org = f"hkd-{uuid.uuid4().hex[:6]}"
+    listing_id = catalog.post("/v1/listings", json=_body("attribute"), headers=auth(org)).json()[
+        "id"
+    ]
+    uploaded = catalog.post(
+        f"/v1/listings/{listing_id}/versions",
+        content=CSV.encode(),
+        headers={**auth(org), "Content-Type": "text/csv"},
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    assert uploaded.json()["versions"][0]["inspection_passed"] is False
+
+    refused = catalog.post(f"/v1/listings/{listing_id}/publish", headers=auth(org))
+    assert refused.status_code == 409
+    error = refused.json()["error"]
+    assert error["code"] == "personal_data_found" and error["field"] == "contact"
+    finding = error["findings"][0]
+    assert finding["pattern"] == "phone" and finding["share"] == 1.0
+    assert all("12345" not in example for example in finding["examples"])
+
+    report = catalog.get(f"/v1/listings/{listing_id}/versions/1/inspection", headers=auth(org))
+    assert report.status_code == 200
+    assert [f["column"] for f in report.json()["findings"]] == ["contact"]
+    other = catalog.get(
+        f"/v1/listings/{listing_id}/versions/1/inspection", headers=auth("someone-else")
+    )
+    assert other.status_code == 404
+
+    renamed = _body("direct_identifier")
+    renamed["columns"][1]["name"] = "phone"
+    assert (
+        catalog.put(f"/v1/listings/{listing_id}", json=renamed, headers=auth(org)).status_code
+        == 409
+    )
+    fixed = catalog.put(
+        f"/v1/listings/{listing_id}", json=_body("direct_identifier"), headers=auth(org)
+    )
+    assert fixed.status_code == 200, fixed.text
+    published = catalog.post(f"/v1/listings/{listing_id}/publish", headers=auth(org))
+    assert published.status_code == 200, published.text
+
+
+def test_only_operators_review(catalog: TestClient, auth: Auth) -> None:
+    org = f"hkd-{uuid.uuid4().hex[:6]}"
+    body = _body("direct_identifier")
+    body["columns"][2]["classification"] = "sensitive"
+    listing_id = catalog.post("/v1/listings", json=body, headers=auth(org)).json()["id"]
+    catalog.post(
+        f"/v1/listings/{listing_id}/versions",
+        content=CSV.encode(),
+        headers={**auth(org), "Content-Type": "text/csv"},
+    )
+    for role in ("provider", "buyer", "regulator"):
+        response = catalog.post(
+            f"/v1/listings/{listing_id}/review",
+            json={"decision": "approve", "note": ""},
+            headers=auth(org, role),
+        )
+        assert response.status_code == 403, role
+    rejected = catalog.post(
+        f"/v1/listings/{listing_id}/review",
+        json={"decision": "reject", "note": "revenue too precise"},
+        headers=auth("ops", "operator"),
+    )
+    assert rejected.json()["review_status"] == "rejected"
+    refused = catalog.post(f"/v1/listings/{listing_id}/publish", headers=auth(org))
+    assert refused.status_code == 409 and "rejected" in refused.json()["error"]["message"]
