@@ -34,8 +34,9 @@ def publish(
     body: dict[str, Any],
     data: Path,
     content_type: str = "text/csv",
+    reviewer_token: str | None = None,
 ) -> dict[str, Any]:
-    """Create, upload and publish one listing; return the published listing."""
+    """Create, upload, get reviewed when sensitive, and publish one listing."""
     headers = {"Authorization": f"Bearer {token}"}
     created = client.post("/v1/listings", json=body, headers=headers)
     created.raise_for_status()
