@@ -17,13 +17,24 @@ BIN = Path(sys.executable).parent
 
 
 def test_vndx_up_serves_the_catalog_and_stops_cleanly(tmp_path: Path) -> None:
-    ports = {"VNDX_CATALOG_PORT": free_port(), "VNDX_KAFKA_PORT": free_port(), "VNDX_S3_PORT": free_port()}
-    env = {**os.environ, **{k: str(v) for k, v in ports.items()}, "VNDX_DATA_DIR": str(tmp_path / ".vndx")}
+    ports = {
+        "VNDX_CATALOG_PORT": free_port(),
+        "VNDX_KAFKA_PORT": free_port(),
+        "VNDX_S3_PORT": free_port(),
+    }
+    env = {
+        **os.environ,
+        **{k: str(v) for k, v in ports.items()},
+        "VNDX_DATA_DIR": str(tmp_path / ".vndx"),
+    }
     env["VNDX_CATALOG_URL"] = f"http://127.0.0.1:{ports['VNDX_CATALOG_PORT']}"
     log = (tmp_path / "up.log").open("wb")
     up = subprocess.Popen(
         [str(BIN / "vndx"), "up", "--data-dir", str(tmp_path / ".vndx")],
-        env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT,
+        env=env,
+        cwd=tmp_path,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     base = env["VNDX_CATALOG_URL"]
     try:
@@ -39,7 +50,11 @@ def test_vndx_up_serves_the_catalog_and_stops_cleanly(tmp_path: Path) -> None:
             time.sleep(0.5)
         token = subprocess.run(
             [str(BIN / "vndx"), "token", "--org", "so-ke-hoach", "--role", "provider"],
-            env=env, cwd=tmp_path, capture_output=True, text=True, check=True,
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout.strip()
         assert token.count(".") == 2, "only the token goes to stdout"
         headers = {"Authorization": f"Bearer {token}"}
@@ -64,7 +79,12 @@ def test_vndx_up_serves_the_catalog_and_stops_cleanly(tmp_path: Path) -> None:
             timeout=30,
         )
         assert upload.status_code == 201, upload.text
-        assert httpx.post(f"{base}/v1/listings/{listing_id}/publish", headers=headers, timeout=10).status_code == 200
+        assert (
+            httpx.post(
+                f"{base}/v1/listings/{listing_id}/publish", headers=headers, timeout=10
+            ).status_code
+            == 200
+        )
         found = httpx.get(f"{base}/v1/listings", params={"q": "dat dai da nang"}, timeout=10).json()
         assert [item["id"] for item in found["items"]] == [listing_id]
         printed = (tmp_path / "up.log").read_text()
@@ -79,7 +99,10 @@ def test_vndx_up_serves_the_catalog_and_stops_cleanly(tmp_path: Path) -> None:
     # The second start keeps the data of the first (SQLite and SeaweedFS volumes persist).
     up = subprocess.Popen(
         [str(BIN / "vndx"), "up", "--data-dir", str(tmp_path / ".vndx")],
-        env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         deadline = time.monotonic() + 120

@@ -11,19 +11,28 @@ from services.common.events import KafkaRecord, from_record
 from services.contracts.envelope import Envelope
 
 
-async def read_topic(bootstrap: str, topic: str, *, settle_s: float = 1.0, timeout_s: float = 15.0,
-                     until: int | None = None, key: str | None = None) -> list[tuple[bytes | None, Envelope]]:
+async def read_topic(
+    bootstrap: str,
+    topic: str,
+    *,
+    settle_s: float = 1.0,
+    timeout_s: float = 15.0,
+    until: int | None = None,
+    key: str | None = None,
+) -> list[tuple[bytes | None, Envelope]]:
     """Every event on ``topic`` (optionally only ``key``), from the beginning.
 
     Reads until ``until`` events matched, then ``settle_s`` longer to catch
     duplicates; or until ``timeout_s``.
     """
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=50)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=50
+    )
     await consumer.start()
     try:
         partitions = consumer.partitions_for_topic(topic) or set()
         if not partitions:
-            await consumer._client.force_metadata_update()  # noqa: SLF001
+            await consumer._client.force_metadata_update()
             partitions = consumer.partitions_for_topic(topic) or set()
         assignment = [TopicPartition(topic, p) for p in sorted(partitions)]
         consumer.assign(assignment)
@@ -38,7 +47,12 @@ async def read_topic(bootstrap: str, topic: str, *, settle_s: float = 1.0, timeo
             for messages in batches.values():
                 for message in messages:
                     envelope = from_record(
-                        KafkaRecord(message.topic, message.key, message.value or b"", list(message.headers or []))
+                        KafkaRecord(
+                            message.topic,
+                            message.key,
+                            message.value or b"",
+                            list(message.headers or []),
+                        )
                     )
                     if key is None or envelope.subject == key:
                         found.append((message.key, envelope))
@@ -49,5 +63,7 @@ async def read_topic(bootstrap: str, topic: str, *, settle_s: float = 1.0, timeo
         await consumer.stop()
 
 
-def read_topic_sync(bootstrap: str, topic: str, **kwargs: object) -> list[tuple[bytes | None, Envelope]]:
+def read_topic_sync(
+    bootstrap: str, topic: str, **kwargs: object
+) -> list[tuple[bytes | None, Envelope]]:
     return asyncio.run(read_topic(bootstrap, topic, **kwargs))  # type: ignore[arg-type]
