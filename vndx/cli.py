@@ -21,12 +21,14 @@ from services.catalog.handlers import register_organisation
 from services.common.auth import ROLES, Role, TokenIssuer, ensure_keypair
 from services.common.db import create_tables, make_engine
 from services.common.settings import Settings, load_settings
+from vndx.commands import audit as audit_commands
 from vndx.stack import SERVICES, EmbeddedStack, StackConfig
 
 app = typer.Typer(
     help="Operate the vndx data exchange.", no_args_is_help=True, add_completion=False
 )
 console = Console(stderr=True)
+app.add_typer(audit_commands.app, name="audit")
 
 
 def _fail(message: str) -> None:

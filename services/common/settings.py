@@ -115,6 +115,12 @@ class Settings(BaseSettings):
     max_upload_bytes: int = 5 * 1024**3
     fault_injection: str = Field(default="", description="crash points to arm; off in production")
 
+    audit_checkpoint_every: int = Field(default=1000, ge=1, description="sign after N records")
+    audit_checkpoint_interval_s: float = Field(default=10.0, gt=0, description="or after T s")
+    audit_watch_downloads_per_hour: int = Field(default=20, ge=1)
+    audit_watch_refused_queries_per_hour: int = Field(default=5, ge=1)
+    audit_watch_clients_per_hour: int = Field(default=3, ge=1)
+
     @cached_property
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to one SQLite file per service."""

@@ -1,0 +1,1 @@
+"""HTTP API of the audit service: records, proofs, checkpoints, the live feed, KPIs."""

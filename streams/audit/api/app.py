@@ -1,0 +1,78 @@
+"""The audit service: the ledger worker (consumer + checkpointer) and the regulators' API."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+
+from services.common.api import install_error_handlers, install_health
+from services.common.auth import TokenVerifier
+from services.common.runtime import ServiceRuntime
+from services.common.settings import Settings, load_settings
+from streams.audit.agents import audit_consumers
+from streams.audit.api import feed, routes
+from streams.audit.api.deps import AuditContext
+from streams.audit.checkpoints import Checkpointer
+from streams.audit.keys import ledger_signing_key
+from streams.audit.ledger_store import ensure_head
+from streams.audit.tables import AUDIT_TABLES
+from streams.audit.tree import LedgerTree
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or load_settings(service_name="audit")
+    runtime = ServiceRuntime(settings, AUDIT_TABLES, consumers=audit_consumers(settings))
+    signing_key = ledger_signing_key(settings)
+    tree = LedgerTree(runtime.engine)
+    checkpointer = Checkpointer(
+        runtime.engine,
+        tree,
+        signing_key,
+        every=settings.audit_checkpoint_every,
+        interval_s=settings.audit_checkpoint_interval_s,
+        on_signed=runtime.relay.wake,
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.token_verifier = TokenVerifier(
+            settings.public_key_path.read_bytes(),
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+        )
+        await asyncio.to_thread(runtime.migrate)
+        await asyncio.to_thread(ensure_head, runtime.engine)
+        await runtime.start()
+        signer = asyncio.create_task(checkpointer.run(), name="audit-checkpointer")
+        try:
+            yield
+        finally:
+            signer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await signer
+            await runtime.stop()
+
+    app = FastAPI(
+        title="vndx audit",
+        version="1",
+        description="The verifiable audit ledger (RFC 6962), its proofs and signed checkpoints; KPIs.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.runtime = runtime
+    app.state.checkpointer = checkpointer
+    app.state.audit = AuditContext(
+        engine=runtime.engine, tree=tree, public_key=signing_key.public_key()
+    )
+    install_error_handlers(app)
+
+    async def broker_ready() -> None:
+        await asyncio.wait_for(runtime.publisher.ping(), timeout=3)
+
+    install_health(app, {"database": runtime.check_database, "broker": broker_ready})
+    app.include_router(routes.router)
+    app.include_router(feed.router)
+    return app
