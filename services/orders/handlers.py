@@ -158,20 +158,23 @@ def _request_digest(document: dict[str, Any]) -> str:
 
 
 def read_quote(ctx: OrdersContext, document: dict[str, Any]) -> QuoteTerms:
-    """The quote's terms, if it is well formed and pricing's key signed it exactly."""
-    try:
-        terms = QuoteTerms.model_validate(document)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in ("quote", *first["loc"]))
-        raise QuoteRejected(f"{where}: {first['msg']}", field=where) from exc
+    """The quote's terms, if pricing's key signed exactly this document and it is well formed.
+
+    The signature is checked first, over the document as received: a quote from pricing
+    always parses, so anything else is named as what it is, a document pricing did not sign.
+    """
     try:
         ctx.quote_verifier.verify(document)
     except SignatureInvalid as exc:
         raise QuoteRejected(
             f"the quote's signature does not verify: {exc}", field=f"quote.{exc.field}"
         ) from exc
-    return terms
+    try:
+        return QuoteTerms.model_validate(document)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in ("quote", *first["loc"]))
+        raise QuoteRejected(f"{where}: {first['msg']}", field=where) from exc
 
 
 def _replay(session: Session, principal: Principal, key: str, digest: str) -> Order | None:
