@@ -104,7 +104,9 @@ def search(connection: Connection, filters: SearchFilters, offset: int, limit: i
     if connection.dialect.name == "sqlite":
         params["match"] = " AND ".join(f'"{t}"' for t in terms)
         base = (
-            "FROM listing_fts f JOIN listings l ON l.rowid = f.rowid "
+            # CROSS JOIN keeps the FTS match as the outer loop (SQLite's planner
+            # otherwise walks every published listing and probes the index per row).
+            "FROM listing_fts f CROSS JOIN listings l ON l.rowid = f.rowid "
             f"WHERE listing_fts MATCH :match AND {where}"
         )
         order = "ORDER BY bm25(listing_fts, 4.0, 1.0), l.id"
