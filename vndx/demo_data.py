@@ -213,6 +213,33 @@ def _column(name: str, type_: str, classification: str, **extra: Any) -> dict[st
     return {"name": name, "type": type_, "classification": classification, **extra}
 
 
+def _province_statistics(code: str, org_name: str, name_vi: str, name_en: str) -> DemoDataset:
+    return DemoDataset(
+        org=code,
+        org_name=org_name,
+        rows=400,
+        write_csv=_write_province_statistics([code]),
+        listing={
+            "title_vi": f"Chỉ tiêu kinh tế xã hội {name_vi} 2015–2024",
+            "title_en": f"{name_en} socio-economic indicators 2015–2024",
+            "description_vi": f"Số liệu thống kê tổng hợp hằng năm của {name_vi}.",
+            "description_en": f"Annual aggregate statistics of {name_en}.",
+            "keywords": ["thống kê", name_vi, "statistics"],
+            "theme": "statistics",
+            "provinces": [code],
+            "temporal": {"start": "2015-01-01", "end": "2024-12-31"},
+            "update_frequency": "yearly",
+            "products": ["download"],
+            "columns": [
+                _column("year", "integer", "attribute"),
+                _column("province", "string", "attribute"),
+                _column("indicator", "string", "attribute"),
+                _column("value", "integer", "attribute"),
+            ],
+        },
+    )
+
+
 def demo_datasets() -> list[DemoDataset]:
     province_hint = {"kind": "admin_level", "table": _province_table()}
     return [
@@ -312,54 +339,8 @@ def demo_datasets() -> list[DemoDataset]:
                 ],
             },
         ),
-        DemoDataset(
-            org="ha-noi",
-            org_name="UBND Thành phố Hà Nội",
-            rows=400,
-            write_csv=_write_province_statistics(["ha-noi"]),
-            listing={
-                "title_vi": "Chỉ tiêu kinh tế xã hội Hà Nội 2015–2024",
-                "title_en": "Hanoi socio-economic indicators 2015–2024",
-                "description_vi": "Số liệu thống kê tổng hợp hằng năm của thành phố Hà Nội.",
-                "description_en": "Annual aggregate statistics of Hanoi.",
-                "keywords": ["thống kê", "Hà Nội", "statistics"],
-                "theme": "statistics",
-                "provinces": ["ha-noi"],
-                "temporal": {"start": "2015-01-01", "end": "2024-12-31"},
-                "update_frequency": "yearly",
-                "products": ["download"],
-                "columns": [
-                    _column("year", "integer", "attribute"),
-                    _column("province", "string", "attribute"),
-                    _column("indicator", "string", "attribute"),
-                    _column("value", "integer", "attribute"),
-                ],
-            },
-        ),
-        DemoDataset(
-            org="da-nang",
-            org_name="UBND Thành phố Đà Nẵng",
-            rows=400,
-            write_csv=_write_province_statistics(["da-nang"]),
-            listing={
-                "title_vi": "Chỉ tiêu kinh tế xã hội Đà Nẵng 2015–2024",
-                "title_en": "Da Nang socio-economic indicators 2015–2024",
-                "description_vi": "Số liệu thống kê tổng hợp hằng năm của thành phố Đà Nẵng.",
-                "description_en": "Annual aggregate statistics of Da Nang.",
-                "keywords": ["thống kê", "Đà Nẵng", "statistics"],
-                "theme": "statistics",
-                "provinces": ["da-nang"],
-                "temporal": {"start": "2015-01-01", "end": "2024-12-31"},
-                "update_frequency": "yearly",
-                "products": ["download"],
-                "columns": [
-                    _column("year", "integer", "attribute"),
-                    _column("province", "string", "attribute"),
-                    _column("indicator", "string", "attribute"),
-                    _column("value", "integer", "attribute"),
-                ],
-            },
-        ),
+        _province_statistics("ha-noi", "UBND Thành phố Hà Nội", "Hà Nội", "Hanoi"),
+        _province_statistics("da-nang", "UBND Thành phố Đà Nẵng", "Đà Nẵng", "Da Nang"),
     ]
 
 
