@@ -26,6 +26,7 @@ class ColumnFacts(BaseModel):
     type: str
     classification: Classification
     hint: dict[str, object] | None = None
+    keep_as_pseudonym: bool = False
 
 
 class VersionFacts(BaseModel):
