@@ -121,6 +121,16 @@ class Settings(BaseSettings):
     audit_watch_refused_queries_per_hour: int = Field(default=5, ge=1)
     audit_watch_clients_per_hour: int = Field(default=3, ge=1)
 
+    grant_default_k: int = Field(default=5, ge=2, description="k-anonymity of extracts")
+    grant_default_l: int = Field(default=2, ge=1, description="distinct ℓ of sensitive columns")
+    max_suppression: float = Field(default=0.05, ge=0, lt=1, description="share of rows")
+    download_urls_per_minute: int = Field(default=10, ge=1, description="per grant")
+    sandbox_timeout_s: float = Field(default=10.0, gt=0)
+    sandbox_max_rows: int = Field(default=10_000, ge=1)
+    expiry_sweep_interval_s: float = Field(default=5.0, gt=0)
+    grant_build_poll_interval_s: float = Field(default=1.0, gt=0)
+    grant_listing_wait_s: float = Field(default=600.0, gt=0, description="for its schema")
+
     @cached_property
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to one SQLite file per service."""
