@@ -16,7 +16,7 @@ from vndx.embedded.ports import free_port
 BIN = Path(sys.executable).parent
 
 
-def test_vndx_up_serves_the_catalog_and_stops_cleanly(tmp_path: Path) -> None:
+def test_vndx_up_serves_the_catalog_and_stops_cleanly(tmp_path: Path, adult_dir: Path) -> None:
     ports = {
         "VNDX_CATALOG_PORT": free_port(),
         "VNDX_KAFKA_PORT": free_port(),
@@ -87,6 +87,21 @@ def test_vndx_up_serves_the_catalog_and_stops_cleanly(tmp_path: Path) -> None:
         )
         found = httpx.get(f"{base}/v1/listings", params={"q": "dat dai da nang"}, timeout=10).json()
         assert [item["id"] for item in found["items"]] == [listing_id]
+        seeded = subprocess.run(
+            [str(BIN / "vndx"), "seed", "--demo", "--adult-dir", str(adult_dir)],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert seeded.returncode == 0, seeded.stderr
+        assert "30,162" in seeded.stdout
+        census = httpx.get(
+            f"{base}/v1/listings", params={"q": "dieu tra dan so"}, timeout=10
+        ).json()
+        assert any("Adult" in item["title_en"] for item in census["items"])
+        assert httpx.get(f"{base}/v1/listings", timeout=10).json()["total"] == 7
         printed = (tmp_path / "up.log").read_text()
         assert f"{base}/docs" in printed
     finally:
