@@ -29,6 +29,8 @@ app = typer.Typer(
 )
 console = Console(stderr=True)
 app.add_typer(audit_commands.app, name="audit")
+app.add_typer(__import__("vndx.commands.policy", fromlist=["app"]).app, name="policy")
+app.add_typer(__import__("vndx.commands.price", fromlist=["app"]).app, name="price")
 
 
 def _fail(message: str) -> None:

@@ -39,6 +39,7 @@ class ServiceDef:
 
 SERVICES: tuple[ServiceDef, ...] = (
     ServiceDef("catalog", "services.catalog.api.app:create_app", 8101),
+    ServiceDef("pricing", "services.pricing.api.app:create_app", 8102),
     ServiceDef("audit", "streams.audit.api.app:create_app", 8105),
     ServiceDef("orders", "services.orders.api.app:create_app", 8103),
 )

@@ -1,0 +1,1 @@
+"""Adapters of the pricing service: its tables and its signing key."""
