@@ -1,0 +1,1 @@
+"""Adapters of the access service: tables, object storage, the DuckDB sandbox."""

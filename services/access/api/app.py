@@ -1,0 +1,113 @@
+"""The access service's FastAPI app and its lifespan (relay, consumers, builder, sweeper)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+
+from fastapi import FastAPI
+
+from services.access import handlers
+from services.access.adapters.extracts import ExtractStore
+from services.access.adapters.orm import ACCESS_TABLES
+from services.access.api.routes import router
+from services.access.consumers import consumer_specs
+from services.common.api import install_error_handlers, install_health
+from services.common.auth import TokenVerifier
+from services.common.objectstore import ObjectStore
+from services.common.runtime import ServiceRuntime
+from services.common.settings import Settings, load_settings
+
+log = logging.getLogger(__name__)
+
+
+async def _every(interval_s: float, name: str, jobs: list[Callable[[], object]]) -> None:
+    """Run ``jobs`` in a thread every ``interval_s``; a failing job is retried next round."""
+    while True:
+        for job in jobs:
+            try:
+                await asyncio.to_thread(job)
+            except Exception:
+                log.warning("access %s job failed; will retry", name, exc_info=True)
+        await asyncio.sleep(interval_s)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or load_settings(service_name="access")
+    runtime = ServiceRuntime(settings, ACCESS_TABLES, consumer_specs())
+    store = ObjectStore.from_settings(settings)
+    ctx = handlers.AccessContext(
+        engine=runtime.engine,
+        extracts=ExtractStore(store, settings.data_dir / "access-work"),
+        settings=settings,
+        wake_relay=runtime.relay.wake,
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.token_verifier = TokenVerifier(
+            settings.public_key_path.read_bytes(),
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+        )
+        await runtime.start()
+        with contextlib.suppress(Exception):
+            await asyncio.to_thread(store.ensure_bucket)
+        workers = [
+            asyncio.create_task(
+                _every(
+                    settings.grant_build_poll_interval_s,
+                    "builder",
+                    [lambda: handlers.build_pending(ctx)],
+                ),
+                name="grant-builder",
+            ),
+            asyncio.create_task(
+                _every(
+                    settings.expiry_sweep_interval_s,
+                    "sweeper",
+                    [lambda: handlers.expire_due(ctx), lambda: handlers.purge_closed(ctx)],
+                ),
+                name="grant-sweeper",
+            ),
+        ]
+        try:
+            yield
+        finally:
+            for worker in workers:
+                worker.cancel()
+            for worker in workers:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await worker
+            await runtime.stop()
+
+    app = FastAPI(
+        title="vndx access",
+        version="1",
+        description="Grants of paid access: anonymised extracts, presigned downloads, "
+        "sandbox queries, expiry and revocation.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.runtime = runtime
+    app.state.access = ctx
+    install_error_handlers(app)
+
+    async def object_store_ready() -> None:
+        await asyncio.wait_for(asyncio.to_thread(store.ping), timeout=3)
+
+    async def broker_ready() -> None:
+        await asyncio.wait_for(runtime.publisher.ping(), timeout=3)
+
+    install_health(
+        app,
+        {
+            "database": runtime.check_database,
+            "object_store": object_store_ready,
+            "broker": broker_ready,
+        },
+    )
+    app.include_router(router)
+    return app
