@@ -42,6 +42,7 @@ SERVICES: tuple[ServiceDef, ...] = (
     ServiceDef("pricing", "services.pricing.api.app:create_app", 8102),
     ServiceDef("audit", "streams.audit.api.app:create_app", 8105),
     ServiceDef("orders", "services.orders.api.app:create_app", 8103),
+    ServiceDef("access", "services.access.api.app:create_app", 8104),
 )
 
 DEFAULT_KAFKA_PORT = 9092
