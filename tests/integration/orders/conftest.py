@@ -48,15 +48,10 @@ def module_database_url(
 def orders_settings(
     keys_dir: Path, tansu: Tansu, seaweed: SeaweedS3, database_url: str, **extra: object
 ) -> Settings:
-    return service_settings(
-        "orders",
-        keys_dir=keys_dir,
-        tansu=tansu,
-        seaweed=seaweed,
-        database_url=database_url,
-        orders_sweep_interval_s=3600.0,
-        **extra,
+    settings = service_settings(
+        "orders", keys_dir=keys_dir, tansu=tansu, seaweed=seaweed, database_url=database_url
     )
+    return settings.model_copy(update={"orders_sweep_interval_s": 3600.0, **extra})
 
 
 @pytest.fixture(scope="session")
@@ -87,8 +82,12 @@ class Shop:
             remember_listing_owner(session, listing_id, publisher)
         return listing_id
 
-    def quote(self, buyer: str, listing_id: str, total: int = 1_100_000, **kw: Any) -> dict[str, Any]:
-        return quote_document(self.signer, buyer_org=buyer, listing_id=listing_id, total=total, **kw)
+    def quote(
+        self, buyer: str, listing_id: str, total: int = 1_100_000, **kw: Any
+    ) -> dict[str, Any]:
+        return quote_document(
+            self.signer, buyer_org=buyer, listing_id=listing_id, total=total, **kw
+        )
 
     def place(self, buyer: str, quote: dict[str, Any], key: str | None = None) -> Any:
         return self.client.post(

@@ -185,7 +185,9 @@ def test_cancel_before_payment_only(local_shop: Shop) -> None:
     )
     assert settle.status_code == 409
     paid = local_shop.order(BUYER, listing, total=0)
-    refused = local_shop.client.post(f"/v1/orders/{paid['id']}/cancel", headers=local_shop.auth(BUYER))
+    refused = local_shop.client.post(
+        f"/v1/orders/{paid['id']}/cancel", headers=local_shop.auth(BUYER)
+    )
     assert refused.status_code == 409
     assert local_shop.get(BUYER, paid["id"]).json()["status"] == "paid"
 

@@ -156,8 +156,10 @@ def test_events_drive_orders_and_statements_reconcile(shop: Shop) -> None:
     failure, issued = _grant_failed(refunded), _grant_issued(fulfilled)
     _send(settings, failure, issued, failure)  # a redelivered failure refunds once
     _eventually(
-        lambda: shop.get(BUYER, refunded["id"]).json()["status"] == "refunded"
-        and shop.get(BUYER, fulfilled["id"]).json()["status"] == "fulfilled",
+        lambda: (
+            shop.get(BUYER, refunded["id"]).json()["status"] == "refunded"
+            and shop.get(BUYER, fulfilled["id"]).json()["status"] == "fulfilled"
+        ),
         "grant.failed and grant.issued to be applied",
     )
     assert shop.get(BUYER, fulfilled["id"]).json()["grant_id"] == issued.grant_id

@@ -47,14 +47,22 @@ def quote_document(
     split = split_of(total)
     vat = split["vat"]
     lines = [
-        QuoteLine(code="base", label_vi="Giá cơ sở", label_en="Base", amount=total - vat, kind="base"),
+        QuoteLine(
+            code="base", label_vi="Giá cơ sở", label_en="Base", amount=total - vat, kind="base"
+        ),
         QuoteLine(code="vat", label_vi="Thuế GTGT", label_en="VAT", amount=vat, kind="tax"),
     ]
     if total == 0:
         lines = [
-            QuoteLine(code="base", label_vi="Giá cơ sở", label_en="Base", amount=500_000, kind="base"),
             QuoteLine(
-                code="waiver", label_vi="Miễn phí", label_en="Waiver", amount=-500_000, kind="discount"
+                code="base", label_vi="Giá cơ sở", label_en="Base", amount=500_000, kind="base"
+            ),
+            QuoteLine(
+                code="waiver",
+                label_vi="Miễn phí",
+                label_en="Waiver",
+                amount=-500_000,
+                kind="discount",
             ),
         ]
     quote = Quote(

@@ -50,7 +50,12 @@ def terms(total: int = 1_100_000) -> QuoteTerms:
             "policy_version": "p",
             "issued_at": NOW.isoformat(),
             "expires_at": (NOW + timedelta(hours=1)).isoformat(),
-            "split": {"platform_fee": 0, "agency_share": total - vat, "budget_share": 0, "vat": vat},
+            "split": {
+                "platform_fee": 0,
+                "agency_share": total - vat,
+                "budget_share": 0,
+                "vat": vat,
+            },
             "key_id": "k",
             "signature": "s",
         }
@@ -107,7 +112,11 @@ def test_the_happy_path_records_times_and_references() -> None:
     order.await_payment("VNDX-2026-000001")
     order.mark_paid(NOW)
     order.fulfil("grant-9", NOW + timedelta(minutes=1))
-    assert (order.payment_ref, order.paid_at, order.grant_id) == ("VNDX-2026-000001", NOW, "grant-9")
+    assert (order.payment_ref, order.paid_at, order.grant_id) == (
+        "VNDX-2026-000001",
+        NOW,
+        "grant-9",
+    )
     assert order.closed_at == NOW + timedelta(minutes=1)
 
 
