@@ -1,0 +1,1 @@
+"""Unit tests of the pricing service and its commands (nothing running)."""
