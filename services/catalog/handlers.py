@@ -14,7 +14,13 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from services.catalog.adapters.orm import ListingRepository, ensure_organisation
-from services.catalog.adapters.profiling import FileProfile, detect_format, profile_file
+from services.catalog.adapters.profiling import (
+    FileFormat,
+    FileProfile,
+    csv_delimiter,
+    detect_format,
+    profile_file,
+)
 from services.catalog.adapters.sampling import sample_columns
 from services.catalog.adapters.search import SearchFilters, SearchPage, index_listing, search
 from services.catalog.domain.errors import InvalidTransition
@@ -184,14 +190,20 @@ def add_version(
     number = listing.next_version_number()
     key = f"raw/{listing.org}/{listing.id}/{number}/data.{fmt}"
     content_type = "text/csv" if fmt == "csv" else "application/vnd.apache.parquet"
-    with ThreadPoolExecutor(max_workers=2) as pool:
+    delimiter = csv_delimiter(upload) if fmt == "csv" else ","
+    # Three passes over the file at once: measure, scan for personal data, store.
+    with ThreadPoolExecutor(max_workers=3) as pool:
         profiling = pool.submit(profile_file, upload, listing.schema_)
+        inspecting = pool.submit(
+            inspect_file, upload, fmt, delimiter, listing, ctx.inspection_threshold
+        )
         uploading = pool.submit(ctx.store.put_file, key, upload, content_type)
         digest = sha256 or _sha256(upload)
         try:
             profile: FileProfile = profiling.result()
-            inspection = inspect_file(upload, profile, listing, ctx.inspection_threshold)
+            inspection = inspecting.result()
         except BaseException:
+            inspecting.exception()
             uploading.result()
             ctx.store.delete(key)
             raise
@@ -229,11 +241,11 @@ def add_version(
 
 
 def inspect_file(
-    path: Path, profile: FileProfile, listing: Listing, threshold: float
+    path: Path, fmt: FileFormat, delimiter: str, listing: Listing, threshold: float
 ) -> InspectionFacts:
     """Scan a sample of every column not declared a direct identifier for personal data."""
     columns: list[tuple[str, str]] = [(c.name, c.classification) for c in listing.schema_.columns]
-    samples = sample_columns(path, profile.format, columns, delimiter=profile.delimiter)
+    samples = sample_columns(path, fmt, columns, delimiter=delimiter)
     report = inspect(samples, threshold)
     return InspectionFacts(
         findings=[
@@ -335,9 +347,8 @@ def search_listings(
     with ctx.engine.connect() as connection:
         page: SearchPage = search(connection, filters, offset, limit)
     with transaction(ctx.engine) as session:
-        repo = ListingRepository(session)
-        found = [repo.get(listing_id) for listing_id in page.ids]
-    return [listing for listing in found if listing is not None], page.total
+        found = {listing.id: listing for listing in ListingRepository(session).get_many(page.ids)}
+    return [found[i] for i in page.ids if i in found], page.total
 
 
 def my_listings(

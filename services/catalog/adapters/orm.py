@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime
 
 from sqlalchemy import Table
-from sqlmodel import Field, Session, SQLModel, select
+from sqlmodel import Field, Session, SQLModel, col, select
 
 from services.catalog.domain.model import Listing
 from services.catalog.domain.search_text import fold
@@ -79,6 +79,12 @@ class ListingRepository:
     def get(self, listing_id: str) -> Listing | None:
         row = self.session.get(ListingRow, listing_id)
         return from_row(row) if row else None
+
+    def get_many(self, listing_ids: list[str]) -> list[Listing]:
+        if not listing_ids:
+            return []
+        rows = self.session.exec(select(ListingRow).where(col(ListingRow.id).in_(listing_ids)))
+        return [from_row(row) for row in rows.all()]
 
     def add(self, listing: Listing) -> None:
         self.session.add(to_row(listing))

@@ -103,6 +103,11 @@ def _read_first_line(path: Path) -> str:
         ) from exc
 
 
+def csv_delimiter(path: Path) -> str:
+    """The delimiter of a CSV file, guessed from its header line."""
+    return _sniff_delimiter(_read_first_line(path))
+
+
 def _sniff_delimiter(header: str) -> str:
     counts = {d: header.count(d) for d in CSV_DELIMITERS}
     best = max(counts, key=lambda d: counts[d])
