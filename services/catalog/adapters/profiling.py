@@ -202,6 +202,34 @@ def _profile_parquet(path: Path, schema: Schema) -> FileProfile:
     return FileProfile("parquet", counter.rows, counter.stats(schema))
 
 
+_CAST_TARGETS: dict[str, pa.DataType] = {
+    "integer": pa.int64(),
+    "number": pa.float64(),
+    "date": pa.date32(),
+}
+
+
+def _count_valid(filled: pa.Array, declared: str) -> int:
+    """How many non-empty text values fit the declared type.
+
+    Casting the whole batch is the fast path (most batches are clean); only a
+    batch that fails it is checked value by value with a regular expression.
+    """
+    pattern = _VALID_PATTERNS.get(declared)
+    if pattern is None or len(filled) == 0:
+        return len(filled)
+    target = _CAST_TARGETS.get(declared)
+    if target is not None:
+        try:
+            pc.cast(filled, target)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass
+        else:
+            return len(filled)
+    matched = pc.match_substring_regex(filled, pattern)
+    return int(pc.sum(pc.cast(matched, pa.int64())).as_py() or 0)
+
+
 class _ColumnCounter:
     """Accumulates nulls and type-valid values per column over record batches."""
 
@@ -217,14 +245,9 @@ class _ColumnCounter:
         for name in self._names:
             array = batch.column(name)
             if pa.types.is_string(array.type) or pa.types.is_large_string(array.type):
-                empty = pc.equal(pc.utf8_trim_whitespace(array), "")
-                nulls = array.null_count + int(pc.sum(pc.cast(empty, pa.int64())).as_py() or 0)
-                pattern = _VALID_PATTERNS.get(self._types[name])
-                if pattern is None:
-                    valid = batch.num_rows - nulls
-                else:
-                    matched = pc.match_substring_regex(array, pattern)
-                    valid = int(pc.sum(pc.cast(matched, pa.int64())).as_py() or 0)
+                filled = pc.filter(array, pc.not_equal(array, ""))
+                nulls = batch.num_rows - len(filled)
+                valid = _count_valid(filled, self._types[name])
             else:
                 nulls = array.null_count
                 valid = batch.num_rows - nulls
