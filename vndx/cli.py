@@ -31,6 +31,7 @@ console = Console(stderr=True)
 app.add_typer(audit_commands.app, name="audit")
 app.add_typer(__import__("vndx.commands.policy", fromlist=["app"]).app, name="policy")
 app.add_typer(__import__("vndx.commands.price", fromlist=["app"]).app, name="price")
+app.add_typer(__import__("vndx.commands.grants", fromlist=["app"]).app, name="grants")
 app.add_typer(__import__("vndx.commands.ops", fromlist=["app"]).app)  # migrate, backup, restore
 
 
