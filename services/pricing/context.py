@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine
+from sqlmodel import Session
 
+from services.common.db import is_sqlite, transaction
 from services.pricing.adapters.keys import QuoteKey
 from services.pricing.policy_book import PolicyCache
 
@@ -28,3 +32,19 @@ class PricingContext:
     policies: PolicyCache = field(default_factory=PolicyCache)
     clock: Callable[[], datetime] = utc_now
     """The service's notion of now (tests move it to see a later policy take effect)."""
+    _sqlite_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[Session]:
+        """A transaction; on SQLite, request threads queue on a lock for the database.
+
+        SQLite lets one writer in (every transaction here begins IMMEDIATE) and makes the
+        others sleep and retry with growing pauses; queueing in-process instead keeps
+        the latency of concurrent quotes close to their work.
+        """
+        if is_sqlite(self.engine):
+            with self._sqlite_lock, transaction(self.engine) as session:
+                yield session
+        else:
+            with transaction(self.engine) as session:
+                yield session

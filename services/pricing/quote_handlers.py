@@ -13,7 +13,6 @@ from typing import Any
 from pydantic import ValidationError
 
 from services.common.auth import Principal
-from services.common.db import transaction
 from services.common.outbox import add_event
 from services.contracts.pricing import QuoteIssued
 from services.pricing import listings, policy_book
@@ -66,7 +65,7 @@ def buyer_profile(principal: Principal) -> BuyerProfile:
 
 def _facts_and_policy(ctx: PricingContext, request: QuoteRequest) -> tuple[DatasetFacts, Policy]:
     now = ctx.clock()
-    with transaction(ctx.engine) as session:
+    with ctx.session() as session:
         listing = listings.find_listing(session, request.listing_id)
         if listing is None or listing.status == "draft":
             raise Refused(
@@ -118,7 +117,7 @@ def issue_quote(ctx: PricingContext, principal: Principal, request: QuoteRequest
     except PricingError as error:
         raise Refused(409, "cannot_price", str(error)) from error
     signed = ctx.quote_key.signer.sign(quote)
-    with transaction(ctx.engine) as session:
+    with ctx.session() as session:
         session.add(
             QuoteRow(
                 id=str(signed.id),
@@ -162,7 +161,7 @@ def quote_document(ctx: PricingContext, principal: Principal, quote_id: str) -> 
         key = None
     row = None
     if key is not None:
-        with transaction(ctx.engine) as session:
+        with ctx.session() as session:
             row = session.get(QuoteRow, key)
     if row is None or not (principal.is_operator() or row.buyer_org == principal.org):
         raise Refused(404, "not_found", f"quote {quote_id} not found", field="quote_id")
