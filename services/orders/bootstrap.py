@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from datetime import timedelta
 
+from services.common.db import is_sqlite
 from services.common.runtime import ServiceRuntime
 from services.common.settings import Settings
 from services.common.signed_json import SignedJsonVerifier
@@ -34,5 +37,6 @@ def build(settings: Settings) -> tuple[ServiceRuntime, OrdersContext]:
         payment_window=timedelta(seconds=settings.order_payment_deadline_s),
         wake_relay=runtime.relay.wake,
         fault=runtime.faults.maybe_crash,
+        lock=threading.Lock() if is_sqlite(runtime.engine) else contextlib.nullcontext(),
     )
     return runtime, ctx

@@ -8,10 +8,12 @@ and the answer is recorded in a second transaction. A crash in between leaves a
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -29,11 +31,13 @@ from services.common.signed_json import SignatureInvalid, SignedJsonVerifier
 from services.contracts import orders as events
 from services.contracts._base import RevenueSplit
 from services.orders.adapters.orm import (
-    IdempotencyRow,
     InvoiceRow,
     OrderRepository,
     StripeEventRow,
     book,
+    idempotency_record,
+    insert_new_order,
+    next_invoice_number,
     publisher_of,
     sale_lines_of,
 )
@@ -66,6 +70,15 @@ class OrdersContext:
     wake_relay: Callable[[], None] = lambda: None
     fault: Callable[[str], None] = lambda point: None
     clock: Callable[[], datetime] = field(default=_utcnow)
+    lock: AbstractContextManager[Any] = field(default_factory=contextlib.nullcontext)
+    """Held around each transaction: a threading.Lock on SQLite, which has one writer
+    anyway, so that threads queue here instead of in SQLite's sleeping busy handler."""
+
+
+@contextlib.contextmanager
+def _tx(ctx: OrdersContext) -> Iterator[Session]:
+    with ctx.lock, transaction(ctx.engine) as session:
+        yield session
 
 
 # --- events -----------------------------------------------------------------------------
@@ -178,14 +191,14 @@ def read_quote(ctx: OrdersContext, document: dict[str, Any]) -> QuoteTerms:
 
 
 def _replay(session: Session, principal: Principal, key: str, digest: str) -> Order | None:
-    row = session.get(IdempotencyRow, (principal.org, key))
-    if row is None:
+    found = idempotency_record(session, principal.org, key)
+    if found is None:
         return None
-    if row.request_sha256 != digest:
+    if found[0] != digest:
         raise Conflict(
             "this Idempotency-Key was used with a different body", field="Idempotency-Key"
         )
-    order = OrderRepository(session).get(row.order_id)
+    order = OrderRepository(session).get(found[1])
     assert order is not None
     return order
 
@@ -195,25 +208,20 @@ def place_order(
 ) -> tuple[Order, bool]:
     """Create the order for a signed quote (or return the one this key made); True if new."""
     digest = _request_digest(document)
-    with transaction(ctx.engine) as session:
-        earlier = _replay(session, principal, key, digest)
-    if earlier is not None:
-        return _resume(ctx, earlier), False
     terms = read_quote(ctx, document)
-    now = ctx.clock()
-    terms.check_usable_by(principal.org, now)
     try:
-        with transaction(ctx.engine) as session:
-            order = _create(ctx, session, principal, terms, document, key, digest, now)
+        with _tx(ctx) as session:
+            order, created = _create(ctx, session, principal, terms, document, key, digest)
     except IntegrityError:
         # A concurrent request with this key or this quote committed first.
-        with transaction(ctx.engine) as session:
+        with _tx(ctx) as session:
             earlier = _replay(session, principal, key, digest)
         if earlier is None:
             raise Conflict("an order for this quote already exists", field="quote.id") from None
         return _resume(ctx, earlier), False
-    ctx.wake_relay()
-    return _resume(ctx, order), True
+    if created:
+        ctx.wake_relay()
+    return _resume(ctx, order), created
 
 
 def _create(
@@ -224,14 +232,13 @@ def _create(
     document: dict[str, Any],
     key: str,
     digest: str,
-    now: datetime,
-) -> Order:
+) -> tuple[Order, bool]:
     earlier = _replay(session, principal, key, digest)
     if earlier is not None:
-        return earlier
-    repo = OrderRepository(session)
-    if repo.by_quote(terms.id) is not None:
-        raise Conflict("an order for this quote already exists", field="quote.id")
+        return earlier, False  # a retry gets its order even after the quote expired
+    now = ctx.clock()
+    terms.check_usable_by(principal.org, now)
+    # One order per quote: the unique quote_id refuses a second (see place_order).
     publisher = publisher_of(session, terms.listing_id)
     if publisher is None:
         raise ListingNotKnown(
@@ -244,28 +251,14 @@ def _create(
         now=now,
         payment_window=ctx.payment_window,
     )
-    repo.add(order, document)
-    session.add(
-        IdempotencyRow(org=principal.org, key=key, request_sha256=digest, order_id=order.id)
-    )
-    session.flush()
     add_event(session, _placed_event(order), source=SOURCE)
     if order.is_waiver:
         _pay(session, order, now)
     elif ctx.payments.offline:
-        _issue_invoice(session, order, now)
-    repo.save(order)
-    return order
-
-
-def _issue_invoice(session: Session, order: Order, now: datetime) -> None:
-    invoice = InvoiceRow(order_id=order.id)
-    session.add(invoice)
-    session.flush()
-    assert invoice.number is not None
-    invoice.reference = invoice_reference(now.year, invoice.number)
-    session.add(invoice)
-    order.await_payment(invoice.reference)
+        number = next_invoice_number(session, order.id)
+        order.await_payment(invoice_reference(now.year, number))
+    insert_new_order(session, order, document, principal.org, key, digest)
+    return order, True
 
 
 def _resume(ctx: OrdersContext, order: Order) -> Order:
@@ -276,14 +269,14 @@ def _resume(ctx: OrdersContext, order: Order) -> Order:
 
 
 def open_online_payment(ctx: OrdersContext, order_id: str) -> Order:
-    with transaction(ctx.engine) as session:
+    with _tx(ctx) as session:
         order = OrderRepository(session).get(order_id)
     if order is None:
         raise NotFound(order_id)
     opening = ctx.payments.open_payment(order)
     ctx.fault(STRIPE_AFTER_CALL)
     assert opening.reference is not None
-    with transaction(ctx.engine) as session:
+    with _tx(ctx) as session:
         repo = OrderRepository(session)
         order = repo.get(order_id, for_update=True)
         assert order is not None
@@ -304,7 +297,7 @@ def _visible(session: Session, principal: Principal, order_id: str, *, lock: boo
 
 
 def get_order(ctx: OrdersContext, principal: Principal, order_id: str) -> Order:
-    with transaction(ctx.engine) as session:
+    with _tx(ctx) as session:
         return _visible(session, principal, order_id)
 
 
@@ -312,7 +305,7 @@ def list_orders(
     ctx: OrdersContext, principal: Principal, offset: int, limit: int
 ) -> tuple[list[Order], int]:
     scope = None if principal.is_operator() else principal.org
-    with transaction(ctx.engine) as session:
+    with _tx(ctx) as session:
         return OrderRepository(session).page(scope, offset, limit)
 
 
@@ -321,11 +314,11 @@ def list_orders(
 
 def cancel_order(ctx: OrdersContext, principal: Principal, order_id: str) -> Order:
     """Cancel before payment; an online payment is cancelled at the provider first."""
-    with transaction(ctx.engine) as session:
+    with _tx(ctx) as session:
         order = _visible(session, principal, order_id)
     if order.status in UNPAID:
         ctx.payments.cancel_payment(order)
-    with transaction(ctx.engine) as session:
+    with _tx(ctx) as session:
         order = _visible(session, principal, order_id, lock=True)
         _close(
             session,
@@ -343,7 +336,7 @@ def settle_invoice(
     ctx: OrdersContext, principal: Principal, order_id: str, bank_reference: str | None
 ) -> Order:
     """An operator records that the bank transfer for a local invoice arrived."""
-    with transaction(ctx.engine) as session:
+    with _tx(ctx) as session:
         order = _visible(session, principal, order_id, lock=True)
         if order.provider != "local":
             raise Conflict(
@@ -414,7 +407,7 @@ def apply_payment_outcome(
         # Stripe what the PaymentIntent's state is now.
         state = ctx.payments.payment_state(str(intent["id"]))
     try:
-        with transaction(ctx.engine) as session:
+        with _tx(ctx) as session:
             if session.get(StripeEventRow, event_id) is not None:
                 return "duplicate"
             session.add(StripeEventRow(event_id=event_id, event_type=event_type))
@@ -473,11 +466,11 @@ def _apply_intent(
 def expire_overdue(ctx: OrdersContext) -> int:
     """Close unpaid orders past their payment deadline; return how many."""
     now = ctx.clock()
-    with transaction(ctx.engine) as session:
+    with _tx(ctx) as session:
         ids = OrderRepository(session).overdue_ids(now)
     closed = 0
     for order_id in ids:
-        with transaction(ctx.engine) as session:
+        with _tx(ctx) as session:
             order = OrderRepository(session).get(order_id)
         if order is None or order.status not in UNPAID:
             continue
@@ -486,7 +479,7 @@ def expire_overdue(ctx: OrdersContext) -> int:
         except Exception:
             log.info("order %s: payment not cancellable; left open", order_id, exc_info=True)
             continue
-        with transaction(ctx.engine) as session:
+        with _tx(ctx) as session:
             repo = OrderRepository(session)
             order = repo.get(order_id, for_update=True)
             if order is None or order.status not in UNPAID:
@@ -501,18 +494,18 @@ def expire_overdue(ctx: OrdersContext) -> int:
 
 def complete_refunds(ctx: OrdersContext) -> int:
     """Ask the online provider to refund each refund_pending order; record those done."""
-    with transaction(ctx.engine) as session:
+    with _tx(ctx) as session:
         ids = OrderRepository(session).ids_in([OrderStatus.REFUND_PENDING])
     done = 0
     for order_id in ids:
-        with transaction(ctx.engine) as session:
+        with _tx(ctx) as session:
             order = OrderRepository(session).get(order_id)
         if order is None:
             continue
         refund_ref = ctx.payments.refund(order)
         if refund_ref is None:
             continue
-        with transaction(ctx.engine) as session:
+        with _tx(ctx) as session:
             repo = OrderRepository(session)
             order = repo.get(order_id, for_update=True)
             if order is None or order.status != OrderStatus.REFUND_PENDING:
@@ -530,7 +523,7 @@ def resume_openings(ctx: OrdersContext, older_than: timedelta) -> int:
     if ctx.payments.offline:
         return 0
     cutoff = ctx.clock() - older_than
-    with transaction(ctx.engine) as session:
+    with _tx(ctx) as session:
         stale = [
             order_id
             for order_id in OrderRepository(session).ids_in([OrderStatus.PLACED])

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import Table, func
+from sqlalchemy import Table, bindparam, func
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from services.orders.domain.model import Order, OrderStatus
@@ -80,7 +81,6 @@ class InvoiceRow(SQLModel, table=True):
 
     number: int | None = Field(default=None, primary_key=True)
     order_id: str = Field(unique=True, max_length=36)
-    reference: str = Field(default="", max_length=40, index=True)
     created_at: datetime = Field(default_factory=_utcnow)
     bank_reference: str | None = Field(default=None, max_length=200)
     settled_by: str | None = Field(default=None, max_length=200)
@@ -122,32 +122,46 @@ ORDERS_TABLES: list[Table] = [
 ]
 
 
+def _changing(order: Order) -> dict[str, Any]:
+    """The columns that change over an order's life."""
+    return {
+        "status": order.status.value,
+        "payment_ref": order.payment_ref,
+        "client_secret": order.client_secret,
+        "paid_at": order.paid_at,
+        "closed_at": order.closed_at,
+        "reason": order.reason,
+        "grant_id": order.grant_id,
+        "refund_ref": order.refund_ref,
+        "refunded_at": order.refunded_at,
+        "updated_at": _utcnow(),
+    }
+
+
+def new_order_values(order: Order, quote_document: str) -> dict[str, Any]:
+    """Every column of a new order's row."""
+    return {
+        "id": order.id,
+        "buyer_org": order.buyer_org,
+        "publisher_org": order.publisher_org,
+        "quote_id": order.terms.id,
+        "listing_id": order.terms.listing_id,
+        "provider": order.provider,
+        "total": order.total,
+        "payment_key": order.payment_key,
+        "placed_at": order.placed_at,
+        "payment_deadline": order.payment_deadline,
+        "terms": order.terms.model_dump_json(),
+        "quote_document": quote_document,
+        **_changing(order),
+    }
+
+
 def to_row(order: Order, quote_document: str, row: OrderRow | None = None) -> OrderRow:
-    row = row or OrderRow(
-        id=order.id,
-        buyer_org=order.buyer_org,
-        publisher_org=order.publisher_org,
-        quote_id=order.terms.id,
-        listing_id=order.terms.listing_id,
-        status=order.status.value,
-        provider=order.provider,
-        total=order.total,
-        payment_key=order.payment_key,
-        placed_at=order.placed_at,
-        payment_deadline=order.payment_deadline,
-        terms=order.terms.model_dump_json(),
-        quote_document=quote_document,
-    )
-    row.status = order.status.value
-    row.payment_ref = order.payment_ref
-    row.client_secret = order.client_secret
-    row.paid_at = order.paid_at
-    row.closed_at = order.closed_at
-    row.reason = order.reason
-    row.grant_id = order.grant_id
-    row.refund_ref = order.refund_ref
-    row.refunded_at = order.refunded_at
-    row.updated_at = _utcnow()
+    if row is None:
+        return OrderRow(**new_order_values(order, quote_document))
+    for name, value in _changing(order).items():
+        setattr(row, name, value)
     return row
 
 
@@ -225,9 +239,61 @@ class OrderRepository:
         return list(self.session.exec(statement).all())
 
 
+# The hot path of placing an order runs these prepared Core statements on the session's
+# connection: parameters at execute time keep SQLAlchemy's compiled cache warm and skip
+# the ORM's per-value coercion, which cost more than SQLite itself.
+_ORDERS = OrderRow.__table__  # type: ignore[attr-defined]
+_KEYS = IdempotencyRow.__table__  # type: ignore[attr-defined]
+_OWNERS = ListingOwnerRow.__table__  # type: ignore[attr-defined]
+_INVOICES = InvoiceRow.__table__  # type: ignore[attr-defined]
+_SELECT_OWNER = select(_OWNERS.c.org).where(_OWNERS.c.listing_id == bindparam("listing_id"))
+_SELECT_KEY = select(_KEYS.c.request_sha256, _KEYS.c.order_id).where(
+    _KEYS.c.org == bindparam("org"), _KEYS.c.key == bindparam("key")
+)
+
+
 def publisher_of(session: Session, listing_id: str) -> str | None:
-    row = session.get(ListingOwnerRow, listing_id)
-    return row.org if row else None
+    row = session.connection().execute(_SELECT_OWNER, {"listing_id": listing_id}).first()
+    return str(row[0]) if row else None
+
+
+def idempotency_record(session: Session, org: str, key: str) -> tuple[str, str] | None:
+    """(request digest, order id) stored for a buyer's Idempotency-Key, if any."""
+    row = session.connection().execute(_SELECT_KEY, {"org": org, "key": key}).first()
+    return (str(row[0]), str(row[1])) if row else None
+
+
+def insert_new_order(
+    session: Session,
+    order: Order,
+    quote_document: dict[str, object],
+    org: str,
+    key: str,
+    digest: str,
+) -> None:
+    """Insert a new order and the key that made it."""
+    document = json.dumps(quote_document, ensure_ascii=False)
+    connection = session.connection()
+    connection.execute(_ORDERS.insert(), new_order_values(order, document))
+    connection.execute(
+        _KEYS.insert(),
+        {
+            "org": org,
+            "key": key,
+            "request_sha256": digest,
+            "order_id": order.id,
+            "created_at": _utcnow(),
+        },
+    )
+
+
+def next_invoice_number(session: Session, order_id: str) -> int:
+    result = session.connection().execute(
+        _INVOICES.insert(), {"order_id": order_id, "created_at": _utcnow()}
+    )
+    number = result.inserted_primary_key[0] if result.inserted_primary_key else None
+    assert isinstance(number, int)
+    return number
 
 
 def remember_listing_owner(session: Session, listing_id: str, org: str) -> None:
