@@ -21,18 +21,18 @@ from services.catalog.handlers import register_organisation
 from services.common.auth import ROLES, Role, TokenIssuer, ensure_keypair
 from services.common.db import create_tables, make_engine
 from services.common.settings import Settings, load_settings
-from vndx.commands import audit as audit_commands
+from vndx.commands import audit, grants, ops, policy, price
 from vndx.stack import SERVICES, EmbeddedStack, StackConfig
 
 app = typer.Typer(
     help="Operate the vndx data exchange.", no_args_is_help=True, add_completion=False
 )
 console = Console(stderr=True)
-app.add_typer(audit_commands.app, name="audit")
-app.add_typer(__import__("vndx.commands.policy", fromlist=["app"]).app, name="policy")
-app.add_typer(__import__("vndx.commands.price", fromlist=["app"]).app, name="price")
-app.add_typer(__import__("vndx.commands.grants", fromlist=["app"]).app, name="grants")
-app.add_typer(__import__("vndx.commands.ops", fromlist=["app"]).app)  # migrate, backup, restore
+app.add_typer(audit.app, name="audit")
+app.add_typer(policy.app, name="policy")
+app.add_typer(price.app, name="price")
+app.add_typer(grants.app, name="grants")
+app.add_typer(ops.app)  # migrate, backup, restore
 
 
 def _fail(message: str) -> None:
