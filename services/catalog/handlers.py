@@ -77,6 +77,7 @@ def snapshot(listing: Listing) -> events.ListingSnapshot:
                 type=c.type,
                 classification=c.classification,
                 hint=c.hint.model_dump(exclude_none=True) if c.hint else None,
+                keep_as_pseudonym=c.keep_as_pseudonym,
             )
             for c in listing.schema_.columns
         ],
