@@ -1,0 +1,143 @@
+"""One purchase across every service, as real processes on the embedded stack.
+
+publish -> quote -> order (local invoice) -> settle -> paid -> grant -> download
+-> fulfilled -> revoke -> the same URL fails -> the audit ledger holds each step.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from services.common.auth import TokenIssuer
+from services.common.settings import Settings
+from vndx.demo_data import adult_listing
+from vndx.stack import EmbeddedStack, StackConfig
+
+SERVICES = ("catalog", "pricing", "orders", "access", "audit")
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedStack]:
+    running = EmbeddedStack(
+        StackConfig.on_free_ports(tmp_path_factory.mktemp("purchase"), services=SERVICES)
+    )
+    running.start()
+    yield running
+    running.stop()
+
+
+def _until(what: str, probe: Callable[[], Any], timeout: float = 90) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = probe()
+        if result:
+            return result
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.3)
+
+
+def test_a_startup_buys_the_adult_census_and_a_regulator_revokes_it(
+    stack: EmbeddedStack, adult_dir: Path
+) -> None:
+    settings = Settings(data_dir=stack.data_dir)
+    issuer = TokenIssuer(settings.private_key_path.read_bytes(), issuer="vndx", audience="vndx-api")
+
+    def as_(org: str, role: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {issuer.issue(org, role)}"}  # type: ignore[arg-type]
+
+    provider, buyer = as_("gso", "provider"), as_(f"startup-{uuid.uuid4().hex[:6]}", "buyer")
+    operator, regulator = as_("vndx-ops", "operator"), as_("ubgsnn", "regulator")
+    catalog = httpx.Client(base_url=stack.url("catalog"), timeout=60)
+    pricing = httpx.Client(base_url=stack.url("pricing"), timeout=30)
+    orders = httpx.Client(base_url=stack.url("orders"), timeout=30)
+    access = httpx.Client(base_url=stack.url("access"), timeout=30)
+    audit = httpx.Client(base_url=stack.url("audit"), timeout=30)
+
+    listing = catalog.post("/v1/listings", json=adult_listing(adult_dir), headers=provider).json()
+    catalog.post(
+        f"/v1/listings/{listing['id']}/versions",
+        content=(adult_dir / "adult.csv").read_bytes(),
+        headers={**provider, "Content-Type": "text/csv"},
+    ).raise_for_status()
+    catalog.post(
+        f"/v1/listings/{listing['id']}/review", json={"decision": "approve"}, headers=operator
+    ).raise_for_status()
+    catalog.post(f"/v1/listings/{listing['id']}/publish", headers=provider).raise_for_status()
+
+    def ask_quote() -> dict[str, Any] | None:
+        response = pricing.post(
+            "/v1/quotes",
+            json={"listing_id": listing["id"], "product": "download", "duration_days": 30},
+            headers=buyer,
+        )
+        return response.json() if response.status_code == 201 else None
+
+    quote = _until("pricing to learn the listing", ask_quote)
+    assert quote["total"] == sum(
+        line["amount"] for line in quote["lines"] if line["kind"] not in ("total", "share")
+    )
+
+    def place() -> dict[str, Any] | None:
+        response = orders.post(
+            "/v1/orders", json={"quote": quote}, headers={**buyer, "Idempotency-Key": quote["id"]}
+        )
+        return response.json() if response.status_code in (200, 201) else None
+
+    order = _until("orders to learn the listing", place)
+    if order["status"] != "paid":
+        assert order["payment"]["provider"] == "local"
+        settled = orders.post(f"/v1/orders/{order['id']}/settle", headers=operator)
+        assert settled.status_code == 200, settled.text
+
+    def issued_grant() -> dict[str, Any] | None:
+        grants = access.get("/v1/grants", headers=buyer).json()["items"]
+        mine = [g for g in grants if g["order_id"] == order["id"] and g["status"] == "issued"]
+        return mine[0] if mine else None
+
+    grant = _until("the grant to be issued", issued_grant, timeout=120)
+    assert grant["privacy"]["k"] >= 5
+    download = access.post(
+        f"/v1/grants/{grant['id']}/download", json={"format": "csv"}, headers=buyer
+    )
+    assert download.status_code == 200, download.text
+    url = download.json()["url"]
+    fetched = httpx.get(url, timeout=30)
+    assert fetched.status_code == 200
+    header = fetched.text.splitlines()[0]
+    assert "age" in header and "salary-class" in header
+
+    _until(
+        "the order to be fulfilled",
+        lambda: (
+            orders.get(f"/v1/orders/{order['id']}", headers=buyer).json()["status"] == "fulfilled"
+        ),
+    )
+
+    revoked = access.post(
+        f"/v1/grants/{grant['id']}/revoke",
+        json={"reason": "court order 12/2026"},
+        headers=regulator,
+    )
+    assert revoked.status_code == 200, revoked.text
+    _until("the URL to stop working", lambda: httpx.get(url, timeout=10).status_code in (403, 404))
+
+    def trail() -> list[str] | None:
+        records = audit.get("/v1/audit/records", params={"grant": grant["id"]}, headers=regulator)
+        types = [r["event_type"].split(".")[-2] for r in records.json()["items"]]
+        return types if "revoked" in types else None
+
+    types = _until("the audit trail", trail)
+    assert types[0] == "issued" and types[-1] == "revoked"
+    assert "download_url_issued" in types
+    other_buyer = as_("someone-else", "buyer")
+    hidden = audit.get("/v1/audit/records", params={"grant": grant["id"]}, headers=other_buyer)
+    assert hidden.status_code in (200, 404)
+    if hidden.status_code == 200:
+        assert hidden.json()["items"] == []
