@@ -38,7 +38,7 @@ topic() { # name [--config k=v ...]
     --partitions "$partitions" --replication-factor "$replication" \
     --config "min.insync.replicas=$min_isr" "$@"
 }
-for name in catalog.listings pricing.policies pricing.quotes orders.orders access.grants; do
+for name in catalog.listings catalog.organisations pricing.policies pricing.quotes orders.orders access.grants; do
   topic "$name"
   topic "$name.dlq"
 done
@@ -68,12 +68,12 @@ reads() { # service topics... (and may dead-letter each of them)
   $bin/kafka-acls.sh $connect --add --allow-principal "User:$service" \
     --operation Read --operation Describe --resource-pattern-type prefixed --group "$service" >/dev/null
 }
-writes catalog catalog.listings
+writes catalog catalog.listings catalog.organisations
 writes pricing pricing.policies pricing.quotes
 writes orders orders.orders
 writes access access.grants
 writes audit audit.ledger
-reads pricing catalog.listings
+reads pricing catalog.listings catalog.organisations
 reads orders catalog.listings pricing.policies pricing.quotes access.grants
 reads access catalog.listings orders.orders
 reads audit catalog.listings pricing.quotes orders.orders access.grants

@@ -11,7 +11,7 @@ from typing import Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from services.contracts.envelope import EventPayload, register
-from services.contracts.topics import CATALOG_LISTINGS
+from services.contracts.topics import CATALOG_LISTINGS, CATALOG_ORGANISATIONS
 
 Classification = Literal["direct_identifier", "quasi_identifier", "sensitive", "attribute"]
 Product = Literal["download", "sandbox"]
@@ -144,3 +144,26 @@ class ListingReviewed(EventPayload):
 
     def aggregate_id(self) -> str:
         return self.listing_id
+
+
+Segment = Literal["startup", "sme", "research_education", "public_interest", "foreign", "standard"]
+
+
+@register
+class OrganisationVerified(EventPayload):
+    """An operator checked an organisation's registration and the segment it buys as.
+
+    Pricing applies a segment's discount only to an organisation verified in it.
+    """
+
+    event_type = "vn.vndx.catalog.organisation.verified.v1"
+    topic = CATALOG_ORGANISATIONS
+
+    code: str
+    registered_name: str
+    segment: Segment
+    verified_by: str
+    verified_at: AwareDatetime
+
+    def aggregate_id(self) -> str:
+        return self.code

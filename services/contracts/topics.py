@@ -3,6 +3,7 @@
 from typing import Final
 
 CATALOG_LISTINGS: Final = "catalog.listings"
+CATALOG_ORGANISATIONS: Final = "catalog.organisations"
 PRICING_POLICIES: Final = "pricing.policies"
 PRICING_QUOTES: Final = "pricing.quotes"
 ORDERS_ORDERS: Final = "orders.orders"
@@ -11,6 +12,7 @@ AUDIT_LEDGER: Final = "audit.ledger"
 
 ALL_TOPICS: Final[tuple[str, ...]] = (
     CATALOG_LISTINGS,
+    CATALOG_ORGANISATIONS,
     PRICING_POLICIES,
     PRICING_QUOTES,
     ORDERS_ORDERS,

@@ -25,6 +25,11 @@ class OrganisationRow(SQLModel, table=True):
     name: str = Field(max_length=200)
     created_at: datetime = Field(default_factory=_utcnow)
     deleted_at: datetime | None = None
+    tax_code: str | None = Field(default=None, max_length=20)
+    registered_name: str | None = Field(default=None, max_length=300)
+    segment: str | None = Field(default=None, max_length=40)
+    verified_at: datetime | None = None
+    verified_by: str | None = Field(default=None, max_length=64)
 
 
 class ListingRow(SQLModel, table=True):

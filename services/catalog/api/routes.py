@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import ValidationError
 
-from services.catalog import handlers
+from services.catalog import handlers, organisations
 from services.catalog.adapters.search import SearchFilters
 from services.catalog.api.dcat import catalog_document
 from services.catalog.api.schemas import (
@@ -16,7 +16,9 @@ from services.catalog.api.schemas import (
     ListingOut,
     ListingPage,
     ListingUpdateIn,
+    OrganisationOut,
     ReviewIn,
+    VerificationIn,
     Vocabulary,
 )
 from services.catalog.api.uploads import receive_upload
@@ -233,6 +235,38 @@ async def review_listing(
         handlers.review_listing, _ctx(request), principal, listing_id, body.decision, body.note
     )
     return ListingOut.of(listing)
+
+
+@router.post(
+    "/organisations/{code}/verification", response_model=OrganisationOut, tags=["organisations"]
+)
+async def verify_organisation(
+    code: Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")],
+    body: VerificationIn,
+    principal: Annotated[Principal, Depends(require_roles("operator"))],
+    request: Request,
+) -> OrganisationOut:
+    """An operator verifies an organisation's tax code, registered name and buyer segment."""
+    view = await _run(
+        organisations.verify_organisation,
+        _ctx(request),
+        principal,
+        code,
+        body.tax_code,
+        body.registered_name,
+        body.segment,
+    )
+    return OrganisationOut.model_validate(view, from_attributes=True)
+
+
+@router.get("/organisations/{code}", response_model=OrganisationOut, tags=["organisations"])
+async def get_organisation(code: str, principal: Viewer, request: Request) -> OrganisationOut:
+    """Whether an organisation is verified and in which segment."""
+    try:
+        view = await asyncio.to_thread(organisations.organisation, _ctx(request), principal, code)
+    except handlers.NotFound as exc:
+        raise not_found("organisation") from exc
+    return OrganisationOut.model_validate(view, from_attributes=True)
 
 
 @router.get("/catalog.jsonld", tags=["catalog"])

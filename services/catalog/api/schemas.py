@@ -32,6 +32,26 @@ class ListingUpdateIn(ListingMetadata):
     columns: list[Column] | None = Field(default=None, min_length=1, max_length=500)
 
 
+class VerificationIn(BaseModel):
+    """What an operator checked about an organisation."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tax_code: str = Field(min_length=10, max_length=14)
+    registered_name: str = Field(min_length=1, max_length=300)
+    segment: str = Field(max_length=40)
+
+
+class OrganisationOut(BaseModel):
+    code: str
+    name: str
+    verified: bool
+    segment: str | None
+    registered_name: str | None
+    tax_code: str | None
+    verified_at: AwareDatetime | None
+
+
 class ReviewIn(BaseModel):
     """An operator's decision on a listing's latest version."""
 
