@@ -204,7 +204,7 @@ def test_the_ledger_topic_is_kept_forever_and_acls_follow_ownership() -> None:
         if line.startswith("writes ")
     )
     assert writes == {
-        "catalog": {"catalog.listings"},
+        "catalog": {"catalog.listings", "catalog.organisations"},
         "pricing": {"pricing.policies", "pricing.quotes"},
         "orders": {"orders.orders"},
         "access": {"access.grants"},
