@@ -39,10 +39,11 @@ def from_api(url: str, token: str, *, page: int = 1000, timeout_s: float = 30.0)
     snapshot = LedgerSnapshot()
     headers = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=timeout_s) as client:
-        for item in _pages(client, "/v1/audit/records", "after", "next_after", page):
-            snapshot.records.append(canonical_json(item["record"]))
+        # Checkpoints first: records read afterwards cover every one of them.
         for item in _pages(client, "/v1/audit/checkpoints", "after_size", "next_after_size", page):
             snapshot.checkpoints.append(_checkpoint(item))
+        for item in _pages(client, "/v1/audit/records", "after", "next_after", page):
+            snapshot.records.append(canonical_json(item["record"]))
     return snapshot
 
 
