@@ -16,6 +16,8 @@ from datetime import UTC, date, datetime
 from statistics import median
 from typing import Any, Literal
 
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from services.contracts.access import GrantDownloadUrlIssued, GrantIssued, GrantQueried
@@ -59,18 +61,31 @@ def _bump(
 ) -> None:
     dimensions = _dimension_values(session, publisher, listing_id)
     kinds: tuple[PeriodKind, ...] = ("day", "month")
-    for kind in kinds:
-        period = f"{kind}:{period_key(kind, moment)}"
-        for dimension, values in dimensions.items():
-            for value in values:
-                for metric, amount in amounts.items():
-                    key = (period, dimension, value, metric)
-                    row = session.get(KpiCounterRow, key) or KpiCounterRow(
-                        period=period, dimension=dimension, value=value, metric=metric
-                    )
-                    row.amount += amount
-                    session.add(row)
-                    session.flush()
+    rows = [
+        {
+            "period": f"{kind}:{period_key(kind, moment)}",
+            "dimension": dimension,
+            "value": value,
+            "metric": metric,
+            "amount": amount,
+        }
+        for kind in kinds
+        for dimension, values in dimensions.items()
+        for value in dict.fromkeys(values)
+        for metric, amount in amounts.items()
+    ]
+    session.execute(_upsert(session, rows))
+
+
+def _upsert(session: Session, rows: list[dict[str, Any]]) -> Any:
+    """One INSERT .. ON CONFLICT adding to the counters (SQLite and PostgreSQL alike)."""
+    table = KpiCounterRow.__table__  # type: ignore[attr-defined]
+    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = insert(table).values(rows)
+    return statement.on_conflict_do_update(
+        index_elements=["period", "dimension", "value", "metric"],
+        set_={"amount": table.c.amount + statement.excluded.amount},
+    )
 
 
 def _fulfilment(session: Session, order_id: str) -> FulfilmentRow:

@@ -89,7 +89,7 @@ def append_through_worker(directory: Path, events: list[Envelope]) -> tuple[floa
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=20_000, help="events through the worker")
+    parser.add_argument("--events", type=int, default=5_000, help="events through the worker")
     parser.add_argument("--records", type=int, default=1_000_000, help="records to verify")
     parser.add_argument("--every", type=int, default=1000, help="records per checkpoint")
     parser.add_argument("--repeat", type=int, default=3, help="best of N for hashing and verify")
