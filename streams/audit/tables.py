@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Index, LargeBinary, Table
+from sqlalchemy import BigInteger, Index, LargeBinary, Table
 from sqlmodel import Column, Field, SQLModel
 
 
@@ -19,7 +19,7 @@ class LedgerEntryRow(SQLModel, table=True):
         Index("ix_audit_ledger_listing", "listing_id", "seq"),
     )
 
-    seq: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     event_id: str = Field(unique=True, max_length=200)
     event_type: str = Field(max_length=200, index=True)
     occurred_at: datetime = Field(index=True)
@@ -38,7 +38,7 @@ class LedgerHeadRow(SQLModel, table=True):
     __tablename__ = "audit_ledger_head"
 
     id: int = Field(default=1, primary_key=True)
-    size: int = 0
+    size: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
 
 
 class CheckpointRow(SQLModel, table=True):
@@ -46,9 +46,9 @@ class CheckpointRow(SQLModel, table=True):
 
     __tablename__ = "audit_checkpoint"
 
-    tree_size: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    tree_size: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     root_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
-    timestamp_ms: int
+    timestamp_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
     signature: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     key_id: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
@@ -87,7 +87,9 @@ class KpiCounterRow(SQLModel, table=True):
     dimension: str = Field(primary_key=True, max_length=20)
     value: str = Field(primary_key=True, max_length=100)
     metric: str = Field(primary_key=True, max_length=40)
-    amount: int = 0
+    amount: int = Field(
+        default=0, sa_column=Column(BigInteger, nullable=False), description="đồng or count"
+    )
 
 
 class FulfilmentRow(SQLModel, table=True):
