@@ -38,11 +38,13 @@ from services.orders.adapters.orm import (
     idempotency_record,
     insert_new_order,
     next_invoice_number,
+    outbox_values,
     publisher_of,
     sale_lines_of,
+    stage_event,
 )
 from services.orders.adapters.payments import PaymentPort, PaymentState
-from services.orders.domain.errors import Conflict, ListingNotKnown, QuoteRejected
+from services.orders.domain.errors import Conflict, ListingNotKnown, OrdersError, QuoteRejected
 from services.orders.domain.model import UNPAID, Order, OrderStatus
 from services.orders.domain.quote_terms import QuoteTerms
 from services.orders.domain.settlement import invoice_reference, refund_lines, sale_lines
@@ -70,6 +72,7 @@ class OrdersContext:
     wake_relay: Callable[[], None] = lambda: None
     fault: Callable[[str], None] = lambda point: None
     clock: Callable[[], datetime] = field(default=_utcnow)
+    publishers: dict[str, str] = field(default_factory=dict)
     lock: AbstractContextManager[Any] = field(default_factory=contextlib.nullcontext)
     """Held around each transaction: a threading.Lock on SQLite, which has one writer
     anyway, so that threads queue here instead of in SQLite's sleeping busy handler."""
@@ -206,59 +209,71 @@ def _replay(session: Session, principal: Principal, key: str, digest: str) -> Or
 def place_order(
     ctx: OrdersContext, principal: Principal, document: dict[str, Any], key: str
 ) -> tuple[Order, bool]:
-    """Create the order for a signed quote (or return the one this key made); True if new."""
+    """Create the order for a signed quote (or return the one this key made); True if new.
+
+    The new order is inserted without looking for its key first: a retry collides on the
+    key's primary key (or the quote's unique id) and is then answered from what exists.
+    """
     digest = _request_digest(document)
     terms = read_quote(ctx, document)
     try:
-        with _tx(ctx) as session:
-            order, created = _create(ctx, session, principal, terms, document, key, digest)
-    except IntegrityError:
-        # A concurrent request with this key or this quote committed first.
+        order = _create(ctx, principal, terms, document, key, digest)
+    except (IntegrityError, OrdersError) as refusal:
+        # A retry with this key (maybe after the quote expired), or a concurrent one.
         with _tx(ctx) as session:
             earlier = _replay(session, principal, key, digest)
-        if earlier is None:
-            raise Conflict("an order for this quote already exists", field="quote.id") from None
-        return _resume(ctx, earlier), False
-    if created:
-        ctx.wake_relay()
-    return _resume(ctx, order), created
+        if earlier is not None:
+            return _resume(ctx, earlier), False
+        if isinstance(refusal, OrdersError):
+            raise
+        raise Conflict("an order for this quote already exists", field="quote.id") from None
+    ctx.wake_relay()
+    return _resume(ctx, order), True
+
+
+def _publisher(ctx: OrdersContext, listing_id: str) -> str:
+    """Who publishes a listing; a listing never changes organisation, so hits are kept."""
+    publisher = ctx.publishers.get(listing_id)
+    if publisher is None:
+        with _tx(ctx) as session:
+            publisher = publisher_of(session, listing_id)
+        if publisher is None:
+            raise ListingNotKnown(
+                "listing not known yet, retry in a few seconds", field="quote.listing_id"
+            )
+        ctx.publishers[listing_id] = publisher
+    return publisher
 
 
 def _create(
     ctx: OrdersContext,
-    session: Session,
     principal: Principal,
     terms: QuoteTerms,
     document: dict[str, Any],
     key: str,
     digest: str,
-) -> tuple[Order, bool]:
-    earlier = _replay(session, principal, key, digest)
-    if earlier is not None:
-        return earlier, False  # a retry gets its order even after the quote expired
+) -> Order:
     now = ctx.clock()
     terms.check_usable_by(principal.org, now)
-    # One order per quote: the unique quote_id refuses a second (see place_order).
-    publisher = publisher_of(session, terms.listing_id)
-    if publisher is None:
-        raise ListingNotKnown(
-            "listing not known yet, retry in a few seconds", field="quote.listing_id"
-        )
     order = Order.place(
         terms,
-        publisher_org=publisher,
+        publisher_org=_publisher(ctx, terms.listing_id),
         provider=ctx.payments.name,
         now=now,
         payment_window=ctx.payment_window,
     )
-    add_event(session, _placed_event(order), source=SOURCE)
-    if order.is_waiver:
-        _pay(session, order, now)
-    elif ctx.payments.offline:
-        number = next_invoice_number(session, order.id)
-        order.await_payment(invoice_reference(now.year, number))
-    insert_new_order(session, order, document, principal.org, key, digest)
-    return order, True
+    # Prepared before taking the lock: only the writes run inside the transaction.
+    placed = outbox_values(_placed_event(order), source=SOURCE)
+    document_json = json.dumps(document, ensure_ascii=False)
+    with _tx(ctx) as session:
+        stage_event(session, placed)
+        if order.is_waiver:
+            _pay(session, order, now)
+        elif ctx.payments.offline:
+            number = next_invoice_number(session, order.id)
+            order.await_payment(invoice_reference(now.year, number))
+        insert_new_order(session, order, document_json, principal.org, key, digest)
+    return order
 
 
 def _resume(ctx: OrdersContext, order: Order) -> Order:

@@ -9,6 +9,8 @@ from typing import Any
 from sqlalchemy import Table, bindparam, func
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from services.common.outbox import OutboxRow
+from services.contracts.envelope import Envelope, EventPayload
 from services.orders.domain.model import Order, OrderStatus
 from services.orders.domain.quote_terms import QuoteTerms
 from services.orders.domain.settlement import LedgerLine
@@ -246,6 +248,7 @@ _ORDERS = OrderRow.__table__  # type: ignore[attr-defined]
 _KEYS = IdempotencyRow.__table__  # type: ignore[attr-defined]
 _OWNERS = ListingOwnerRow.__table__  # type: ignore[attr-defined]
 _INVOICES = InvoiceRow.__table__  # type: ignore[attr-defined]
+_OUTBOX = OutboxRow.__table__  # type: ignore[attr-defined]
 _SELECT_OWNER = select(_OWNERS.c.org).where(_OWNERS.c.listing_id == bindparam("listing_id"))
 _SELECT_KEY = select(_KEYS.c.request_sha256, _KEYS.c.order_id).where(
     _KEYS.c.org == bindparam("org"), _KEYS.c.key == bindparam("key")
@@ -264,27 +267,40 @@ def idempotency_record(session: Session, org: str, key: str) -> tuple[str, str] 
 
 
 def insert_new_order(
-    session: Session,
-    order: Order,
-    quote_document: dict[str, object],
-    org: str,
-    key: str,
-    digest: str,
+    session: Session, order: Order, quote_document: str, org: str, key: str, digest: str
 ) -> None:
-    """Insert a new order and the key that made it."""
-    document = json.dumps(quote_document, ensure_ascii=False)
+    """Insert a new order and the key that made it (IntegrityError if either exists)."""
     connection = session.connection()
-    connection.execute(_ORDERS.insert(), new_order_values(order, document))
-    connection.execute(
-        _KEYS.insert(),
-        {
-            "org": org,
-            "key": key,
-            "request_sha256": digest,
-            "order_id": order.id,
-            "created_at": _utcnow(),
-        },
-    )
+    connection.execute(_KEYS.insert(), _key_values(org, key, digest, order.id))
+    connection.execute(_ORDERS.insert(), new_order_values(order, quote_document))
+
+
+def _key_values(org: str, key: str, digest: str, order_id: str) -> dict[str, Any]:
+    return {
+        "org": org,
+        "key": key,
+        "request_sha256": digest,
+        "order_id": order_id,
+        "created_at": _utcnow(),
+    }
+
+
+def outbox_values(payload: EventPayload, *, source: str) -> dict[str, Any]:
+    """The outbox row ``add_event`` would write, prepared ahead of the transaction."""
+    envelope = Envelope.wrap(payload, source=source)
+    return {
+        "event_id": envelope.id,
+        "topic": payload.topic,
+        "key": envelope.subject,
+        "event_type": envelope.type,
+        "envelope_json": envelope.model_dump_json(),
+        "created_at": envelope.time,
+    }
+
+
+def stage_event(session: Session, values: dict[str, Any]) -> None:
+    """Write a prepared outbox row in the session's transaction (one INSERT)."""
+    session.connection().execute(_OUTBOX.insert(), values)
 
 
 def next_invoice_number(session: Session, order_id: str) -> int:

@@ -7,10 +7,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
-from services.common.api import ApiError, current_principal, not_found, require_roles
+from services.common.api import ApiError, not_found
 from services.common.auth import Principal
 from services.orders import handlers
 from services.orders.adapters.payments import PaymentAlreadyMade, PaymentProviderError
+from services.orders.api.auth import caller, caller_in
 from services.orders.api.schemas import OrderOut, OrderPage, PlaceOrderIn, SettleIn
 from services.orders.domain.errors import (
     Conflict,
@@ -22,9 +23,9 @@ from services.orders.domain.errors import (
 
 router = APIRouter(prefix="/v1")
 
-Buyer = Annotated[Principal, Depends(require_roles("buyer"))]
-Operator = Annotated[Principal, Depends(require_roles("operator"))]
-Caller = Annotated[Principal, Depends(current_principal)]
+Buyer = Annotated[Principal, Depends(caller_in("buyer"))]
+Operator = Annotated[Principal, Depends(caller_in("operator"))]
+Caller = Annotated[Principal, Depends(caller)]
 
 
 def orders_context(request: Request) -> handlers.OrdersContext:

@@ -9,8 +9,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
-from services.common.api import ApiError, require_roles
+from services.common.api import ApiError
 from services.common.auth import Principal
+from services.orders.api.auth import caller_in
 from services.orders.api.routes import orders_context, run
 from services.orders.api.schemas import StatementOut, TotalsOut
 from services.orders.statements import Statement, month_totals, provider_statement
@@ -18,8 +19,8 @@ from services.orders.statements import Statement, month_totals, provider_stateme
 router = APIRouter(prefix="/v1/statements")
 
 Month = Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM")]
-Reader = Annotated[Principal, Depends(require_roles("provider", "operator"))]
-Operator = Annotated[Principal, Depends(require_roles("operator"))]
+Reader = Annotated[Principal, Depends(caller_in("provider", "operator"))]
+Operator = Annotated[Principal, Depends(caller_in("operator"))]
 
 
 def _csv(statement: Statement) -> str:
