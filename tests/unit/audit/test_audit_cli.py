@@ -6,6 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from vndx.cli import app
@@ -36,3 +37,40 @@ def test_a_vector_with_the_wrong_expectation_fails(tmp_path: Path) -> None:
 def test_a_missing_directory_is_named(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["audit", "check-vectors", str(tmp_path / "nowhere")])
     assert result.exit_code == 2
+
+
+def test_verify_names_the_first_record_that_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import UTC, datetime
+
+    from streams.audit.sources import LedgerSnapshot
+    from streams.ledger.checkpoint import generate_private_key, save_public_key
+    from streams.ledger.log import AuditLog
+    from tests.unit.ledger.conftest import make_record
+
+    key = generate_private_key()
+    log = AuditLog(key)
+    records = [log.append(make_record(seq)) for seq in range(6)]
+    checkpoints = [log.checkpoint(datetime(2026, 1, 1, tzinfo=UTC))]
+    save_public_key(tmp_path / "ledger.pem", key.public_key())
+    arguments = ["audit", "verify", "--url", "http://audit", "--token", "t"]
+    arguments += ["--public-key", str(tmp_path / "ledger.pem")]
+
+    def serve(snapshot: LedgerSnapshot) -> None:
+        monkeypatch.setattr("vndx.commands.audit.from_api", lambda url, token: snapshot)
+
+    serve(LedgerSnapshot(records=list(records), checkpoints=checkpoints))
+    assert CliRunner().invoke(app, arguments).exit_code == 0
+
+    tampered = list(records)
+    tampered[2] = tampered[2].replace(b'"rows":', b'"rows":1')
+    serve(LedgerSnapshot(records=tampered, checkpoints=checkpoints))
+    result = CliRunner().invoke(app, arguments)
+    assert result.exit_code == 1
+    assert "first bad record index 2" in result.output
+
+    serve(LedgerSnapshot(records=records[:2] + records[3:], checkpoints=checkpoints))
+    result = CliRunner().invoke(app, arguments)
+    assert result.exit_code == 1
+    assert "first bad record index 2" in result.output
