@@ -64,7 +64,7 @@ def worker_events(count: int) -> list[Envelope]:
 
 def append_through_worker(directory: Path, events: list[Envelope]) -> tuple[float, float]:
     """(seconds to apply every event, seconds to catch the tree up and sign)."""
-    settings = Settings(env="test", service_name="audit", data_dir=directory)  # type: ignore[call-arg]
+    settings = Settings(env="test", service_name="audit", data_dir=directory)
     engine = make_engine(settings.resolved_database_url)
     create_tables(engine, [*COMMON_TABLES, *AUDIT_TABLES])
     ensure_head(engine)

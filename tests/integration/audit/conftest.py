@@ -69,7 +69,7 @@ def audit_settings(
     audit_broker: Tansu, keys_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Settings:
     database = tmp_path_factory.mktemp("audit-db") / "audit.db"
-    return Settings(  # type: ignore[call-arg]
+    return Settings(
         env="test",
         service_name="audit",
         data_dir=keys_dir,

@@ -157,6 +157,33 @@ def test_buyers_and_providers_see_only_their_own_entries(
     assert get(audit_server.url, "/v1/audit/records", "not-a-token").status_code == 401
 
 
+def test_bad_input_is_refused_naming_the_field(
+    audit_server: AuditServer, audit_settings: Settings, token_for: Tokens
+) -> None:
+    regulator = token_for("bo-tt", "regulator")
+    _, _, grant = ids("bad-input")
+    publish(audit_settings, [wrap(access_sequence("bad-input")[0])])
+    seq = wait_for(lambda: records(audit_server, regulator, grant=grant), bool)[0]["seq"]
+    cases: list[tuple[str, dict[str, Any], str]] = [
+        (f"/v1/audit/records/{seq}/proof", {"tree_size": 10**9}, "tree_size"),
+        ("/v1/audit/consistency", {"from": 10**9, "to": 10**9}, "to"),
+        ("/v1/audit/records", {"since": "2026-01-01T00:00:00"}, "since"),
+        ("/v1/audit/records", {"limit": 0}, "limit"),
+        ("/v1/kpis", {"period": "week"}, "period"),
+    ]
+    for path, params, field in cases:
+        response = get(audit_server.url, path, regulator, **params)
+        assert response.status_code == 422, (path, response.text)
+        assert response.json()["error"]["field"] == field
+    response = httpx.get(
+        audit_server.url + "/v1/audit/stream",
+        headers={"Authorization": f"Bearer {regulator}", "Last-Event-ID": "yesterday"},
+        timeout=10,
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["field"] == "Last-Event-ID"
+
+
 def sse_events(url: str, token: str, **params: Any) -> list[dict[str, Any]]:
     headers = {"Authorization": f"Bearer {token}"}
     last = params.pop("last_event_id", None)

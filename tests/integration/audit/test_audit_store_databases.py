@@ -34,7 +34,7 @@ from tests.unit.audit.audit_events import (
 
 
 def test_store_behaves_the_same_on_both_databases(database_url: str, keys_dir: Path) -> None:
-    settings = Settings(  # type: ignore[call-arg]
+    settings = Settings(
         env="test",
         service_name="audit",
         data_dir=keys_dir,
