@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -12,7 +13,10 @@ import typer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.exc import SQLAlchemyError
 
+from services.common.db import make_engine
+from services.common.outbox import mark_for_replay
 from services.common.settings import load_settings
 from services.contracts.topics import AUDIT_LEDGER
 from streams.audit.sources import LedgerSnapshot, SourceError, from_api, from_topic
@@ -107,6 +111,24 @@ def verify(
             f"[red]verification failed[/red] ({', '.join(where) or 'ledger'}): {report.reason}"
         )
         raise typer.Exit(1)
+
+
+@app.command()
+def republish() -> None:
+    """Publish every stored record and checkpoint on the ledger topic again (topic lost).
+
+    Marks the audit service's outbox rows unpublished; its running relay sends
+    them again, in order. Readers keep one copy of each seq.
+    """
+    settings = load_settings(service_name="audit")
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        count = mark_for_replay(engine, datetime(1970, 1, 1, tzinfo=UTC))
+    except SQLAlchemyError as exc:
+        _fail(f"cannot reach the audit database: {exc}")
+    finally:
+        engine.dispose()
+    console.print(f"{count:,} ledger events queued for publication again")
 
 
 @app.command("check-vectors")

@@ -1,4 +1,4 @@
-"""`vndx audit check-vectors` over the shared RFC 6962 vectors, and over a broken one."""
+"""`vndx audit`: check-vectors over the shared RFC 6962 vectors, verify, republish."""
 
 from __future__ import annotations
 
@@ -7,8 +7,11 @@ import shutil
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
 from typer.testing import CliRunner
 
+from services.common.settings import Settings
+from tests.unit.audit.conftest import Apply
 from vndx.cli import app
 
 VECTORS = Path(__file__).resolve().parents[4] / "shared" / "datasets" / "merkle-vectors"
@@ -74,3 +77,20 @@ def test_verify_names_the_first_record_that_fails(
     result = CliRunner().invoke(app, arguments)
     assert result.exit_code == 1
     assert "first bad record index 2" in result.output
+
+
+def test_republish_queues_the_whole_ledger_again(
+    engine: Engine, apply: Apply, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from services.common.outbox import backlog, mark_published, pending_rows
+    from tests.unit.audit.audit_events import access_sequence, wrap
+
+    for payload in access_sequence("lost-topic"):
+        apply(wrap(payload))
+    mark_published(engine, [row.seq for row in pending_rows(engine, 100) if row.seq])
+    assert backlog(engine) == 0
+
+    monkeypatch.setenv("VNDX_DATA_DIR", str(settings.data_dir))
+    result = CliRunner().invoke(app, ["audit", "republish"])
+    assert result.exit_code == 0, result.output
+    assert backlog(engine) == 4
