@@ -121,6 +121,13 @@ class Settings(BaseSettings):
     audit_watch_refused_queries_per_hour: int = Field(default=5, ge=1)
     audit_watch_clients_per_hour: int = Field(default=3, ge=1)
 
+    session_secret: SecretStr = SecretStr(DEV_SECRET_PLACEHOLDER)
+    oidc_issuer: str | None = Field(default=None, description="portal sign-in; dev page if unset")
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
+    oidc_org_claim: str = "org"
+    oidc_role_claim: str = "role"
+
     grant_default_k: int = Field(default=5, ge=2, description="k-anonymity of extracts")
     grant_default_l: int = Field(default=2, ge=1, description="distinct ℓ of sensitive columns")
     max_suppression: float = Field(default=0.05, ge=0, lt=1, description="share of rows")

@@ -1,0 +1,131 @@
+"""Pages for everyone: search the catalog, open a listing, how prices are set, privacy."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse
+
+from services.portal.backends import BackendError
+from services.portal.web import Portal, portal_of, render, session_of, token_of
+
+router = APIRouter()
+PAGE_SIZE = 20
+VOCABULARY_TTL_S = 300.0
+
+
+async def vocabulary(portal: Portal) -> dict[str, Any]:
+    """Themes and provinces (cached: they change only with a catalog release)."""
+    cached = portal.cache.get("vocabulary")
+    if cached and time.monotonic() - cached[0] < VOCABULARY_TTL_S:
+        value: dict[str, Any] = cached[1]
+        return value
+    value = await portal.backends.get("catalog", "/v1/vocabulary")
+    portal.cache["vocabulary"] = (time.monotonic(), value)
+    return value
+
+
+@router.get("/", response_class=HTMLResponse)
+async def home(
+    request: Request,
+    q: Annotated[str, Query(max_length=200)] = "",
+    theme: Annotated[str, Query(max_length=40)] = "",
+    publisher: Annotated[str, Query(max_length=64)] = "",
+    province: Annotated[str, Query(max_length=40)] = "",
+    product: Annotated[str, Query(pattern="^(|download|sandbox)$")] = "",
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+) -> HTMLResponse:
+    """The home page is the catalog: search box, filters and ranked results."""
+    portal = portal_of(request)
+    filters = {
+        "q": q.strip(),
+        "theme": theme,
+        "publisher": publisher.strip(),
+        "province": province,
+        "product": product,
+    }
+    results = await portal.backends.get(
+        "catalog", "/v1/listings", params={**filters, "page": page, "page_size": PAGE_SIZE}
+    )
+    pages = max(1, -(-int(results["total"]) // PAGE_SIZE))
+    template = "partials/results.html" if request.headers.get("hx-request") else "home.html"
+    return render(
+        request,
+        template,
+        filters=filters,
+        results=results,
+        page=page,
+        pages=pages,
+        vocabulary=await vocabulary(portal),
+    )
+
+
+def _indicative(valuations: list[dict[str, Any]], version: int | None) -> dict[str, Any] | None:
+    """The reference price of the listing's latest valued version."""
+    matching = [v for v in valuations if version is None or v.get("version") == version]
+    chosen = matching or valuations
+    return chosen[-1] if chosen else None
+
+
+async def listing_view(
+    request: Request, listing_id: str, status: int = 200, **extra: Any
+) -> HTMLResponse:
+    """A listing with its schema, quality, versions, indicative price and quote form."""
+    portal = portal_of(request)
+    token = token_of(request)
+    listing = await portal.backends.get("catalog", f"/v1/listings/{listing_id}", token=token)
+    try:
+        valuations = await portal.backends.get(
+            "pricing", f"/v1/listings/{listing_id}/valuations", token=token
+        )
+    except BackendError:
+        valuations = []
+    session = session_of(request)
+    can_quote = session.role == "buyer" and listing["status"] == "published"
+    durations: dict[str, list[int]] = {}
+    if can_quote:
+        try:
+            policy = await portal.backends.get("pricing", "/v1/policies/active")
+            durations = {
+                name: terms["durations"] for name, terms in policy["summary"]["products"].items()
+            }
+        except BackendError:
+            durations = {}
+    return render(
+        request,
+        "listing.html",
+        status=status,
+        listing=listing,
+        valuation=_indicative(valuations, listing.get("latest_version")),
+        vocabulary=await vocabulary(portal),
+        can_quote=can_quote,
+        durations=durations,
+        quote_errors=extra.pop("quote_errors", {}),
+        form=extra.pop("form", {}),
+        **extra,
+    )
+
+
+@router.get("/listings/{listing_id}", response_class=HTMLResponse)
+async def listing_page(request: Request, listing_id: str) -> HTMLResponse:
+    return await listing_view(request, listing_id)
+
+
+@router.get("/pricing", response_class=HTMLResponse)
+async def pricing_policy(request: Request) -> HTMLResponse:
+    """The active valuation and fee policy, as published."""
+    try:
+        policy = await portal_of(request).backends.get("pricing", "/v1/policies/active")
+    except BackendError as exc:
+        if exc.status != 404:
+            raise
+        policy = None
+    return render(request, "pricing.html", policy=policy)
+
+
+@router.get("/privacy", response_class=HTMLResponse)
+async def privacy(request: Request) -> HTMLResponse:
+    """How data is protected: k-anonymity, pseudonyms, the audit ledger."""
+    return render(request, "privacy.html")
