@@ -62,25 +62,34 @@ def worker_events(count: int) -> list[Envelope]:
     return events[:count]
 
 
-def append_through_worker(directory: Path, events: list[Envelope]) -> tuple[float, float]:
-    """(seconds to apply every event, seconds to catch the tree up and sign)."""
+def append_through_worker(
+    directory: Path, events: list[Envelope], *, with_agents: bool = True
+) -> tuple[float, float]:
+    """(seconds to apply every event, seconds to catch the tree up and sign).
+
+    Without agents only the consumer's own work is done (inbox row, commit):
+    the floor any handler on this loop starts from.
+    """
     settings = Settings(env="test", service_name="audit", data_dir=directory)
     engine = make_engine(settings.resolved_database_url)
     create_tables(engine, [*COMMON_TABLES, *AUDIT_TABLES])
     ensure_head(engine)
-    handlers = audit_handlers(settings)
+    handlers = audit_handlers(settings) if with_agents else {}
     started = time.perf_counter()
     for envelope in events:
         with transaction(engine) as session:
             if already_processed(session, GROUP_ID, envelope.id):
                 continue
-            handlers[envelope.type](session, envelope, envelope.payload())
+            if with_agents:
+                handlers[envelope.type](session, envelope, envelope.payload())
             record_processed(session, GROUP_ID, envelope.id)
     applied = time.perf_counter() - started
     started = time.perf_counter()
     tree = LedgerTree(engine)
     checkpoint = sign_if_due(engine, tree, ledger_signing_key(settings), every=1, interval_s=1)
     signed = time.perf_counter() - started
+    if not with_agents:
+        return applied, signed
     if checkpoint is None or checkpoint.tree_size < len(events):
         raise SystemExit(f"worker recorded {tree.size} of {len(events)} events")
     engine.dispose()
@@ -102,6 +111,8 @@ def main() -> None:
         console.status(f"applying {len(events):,} events through the worker…"),
     ):
         apply_seconds, sign_seconds = append_through_worker(Path(directory), events)
+    with tempfile.TemporaryDirectory() as directory:
+        floor_seconds, _ = append_through_worker(Path(directory), events, with_agents=False)
 
     corpus = [
         fast_record_bytes(seq)
@@ -142,6 +153,7 @@ def main() -> None:
         )
 
     row("plain SHA-256 of the record bytes (reference)", args.records, sha_seconds)
+    row("consumer floor: inbox row + commit, no agents", len(events), floor_seconds)
     row(
         "worker append (inbox + ledger + outbox + watch + KPIs, SQLite)", len(events), apply_seconds
     )
