@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install system-deps up test test-unit test-integration test-reliability lint format bench clean
+.PHONY: help install system-deps web-assets up test test-unit test-integration test-reliability lint format bench clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -17,12 +17,18 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP) ## create .venv and install the project with pinned versions
+install: $(STAMP) web-assets ## create .venv and install the project with pinned versions
 
-system-deps: ## install PostgreSQL from Debian's packages if it is missing
+system-deps: ## install PostgreSQL and Chromium (portal e2e tests) from Debian's packages if missing
 	@bash infra/scripts/ensure-postgres.sh
+	@bash infra/scripts/ensure-chromium.sh
 
-up: $(STAMP) ## run the embedded stack (Tansu, SeaweedFS, services) until Ctrl-C
+web-assets: node_modules/.package-lock.json ## the portal's front-end packages (npm ci from package-lock.json)
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+
+up: $(STAMP) web-assets ## run the embedded stack (Tansu, SeaweedFS, services) until Ctrl-C
 	$(VENV)/bin/vndx up
 
 lint: $(STAMP) ## ruff (lint + format check), mypy --strict, import-linter
@@ -35,13 +41,13 @@ format: $(STAMP) ## apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-test: $(STAMP) system-deps lint ## lint, then unit + integration tests on real Tansu, SeaweedFS, PostgreSQL
+test: $(STAMP) web-assets system-deps lint ## lint, then unit + integration tests on real Tansu, SeaweedFS, PostgreSQL
 	$(VENV)/bin/pytest -m "not slow" $(PYTEST_ARGS)
 
 test-unit: $(STAMP) ## unit tests only (nothing running)
 	$(VENV)/bin/pytest tests/unit $(PYTEST_ARGS)
 
-test-integration: $(STAMP) system-deps ## integration and end-to-end tests
+test-integration: $(STAMP) web-assets system-deps ## integration and end-to-end tests
 	$(VENV)/bin/pytest tests/integration tests/e2e -m "not slow" $(PYTEST_ARGS)
 
 test-reliability: $(STAMP) system-deps ## the full reliability suite (long)

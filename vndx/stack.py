@@ -38,6 +38,7 @@ class ServiceDef:
 
 
 SERVICES: tuple[ServiceDef, ...] = (
+    ServiceDef("portal", "services.portal.app:create_app", 8100, docs_path="/"),
     ServiceDef("catalog", "services.catalog.api.app:create_app", 8101),
     ServiceDef("pricing", "services.pricing.api.app:create_app", 8102),
     ServiceDef("audit", "streams.audit.api.app:create_app", 8105),
