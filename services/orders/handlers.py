@@ -30,14 +30,15 @@ from services.common.outbox import add_event
 from services.common.signed_json import SignatureInvalid, SignedJsonVerifier
 from services.contracts import orders as events
 from services.contracts._base import RevenueSplit
+from services.orders.adapters.order_writer import NewOrder, OrderWriter
 from services.orders.adapters.orm import (
     InvoiceRow,
     OrderRepository,
     StripeEventRow,
     book,
     idempotency_record,
+    idempotency_values,
     insert_new_order,
-    next_invoice_number,
     outbox_values,
     publisher_of,
     sale_lines_of,
@@ -47,7 +48,7 @@ from services.orders.adapters.payments import PaymentPort, PaymentState
 from services.orders.domain.errors import Conflict, ListingNotKnown, OrdersError, QuoteRejected
 from services.orders.domain.model import UNPAID, Order, OrderStatus
 from services.orders.domain.quote_terms import QuoteTerms
-from services.orders.domain.settlement import invoice_reference, refund_lines, sale_lines
+from services.orders.domain.settlement import refund_lines, sale_lines
 
 SOURCE = "/vndx/orders"
 log = logging.getLogger(__name__)
@@ -76,6 +77,10 @@ class OrdersContext:
     lock: AbstractContextManager[Any] = field(default_factory=contextlib.nullcontext)
     """Held around each transaction: a threading.Lock on SQLite, which has one writer
     anyway, so that threads queue here instead of in SQLite's sleeping busy handler."""
+    writer: OrderWriter = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.writer = OrderWriter(self.engine, self.lock)
 
 
 @contextlib.contextmanager
@@ -262,16 +267,22 @@ def _create(
         now=now,
         payment_window=ctx.payment_window,
     )
-    # Prepared before taking the lock: only the writes run inside the transaction.
+    # Prepared here, outside any lock: the writer only writes.
     placed = outbox_values(_placed_event(order), source=SOURCE)
     document_json = json.dumps(document, ensure_ascii=False)
+    if not order.is_waiver:
+        return ctx.writer.write(
+            NewOrder(
+                order=order,
+                quote_document=document_json,
+                key_values=idempotency_values(principal.org, key, digest, order.id),
+                outbox_values=placed,
+                invoice_at=now if ctx.payments.offline else None,
+            )
+        )
     with _tx(ctx) as session:
         stage_event(session, placed)
-        if order.is_waiver:
-            _pay(session, order, now)
-        elif ctx.payments.offline:
-            number = next_invoice_number(session, order.id)
-            order.await_payment(invoice_reference(now.year, number))
+        _pay(session, order, now)
         insert_new_order(session, order, document_json, principal.org, key, digest)
     return order
 

@@ -247,7 +247,6 @@ class OrderRepository:
 _ORDERS = OrderRow.__table__  # type: ignore[attr-defined]
 _KEYS = IdempotencyRow.__table__  # type: ignore[attr-defined]
 _OWNERS = ListingOwnerRow.__table__  # type: ignore[attr-defined]
-_INVOICES = InvoiceRow.__table__  # type: ignore[attr-defined]
 _OUTBOX = OutboxRow.__table__  # type: ignore[attr-defined]
 _SELECT_OWNER = select(_OWNERS.c.org).where(_OWNERS.c.listing_id == bindparam("listing_id"))
 _SELECT_KEY = select(_KEYS.c.request_sha256, _KEYS.c.order_id).where(
@@ -271,11 +270,11 @@ def insert_new_order(
 ) -> None:
     """Insert a new order and the key that made it (IntegrityError if either exists)."""
     connection = session.connection()
-    connection.execute(_KEYS.insert(), _key_values(org, key, digest, order.id))
+    connection.execute(_KEYS.insert(), idempotency_values(org, key, digest, order.id))
     connection.execute(_ORDERS.insert(), new_order_values(order, quote_document))
 
 
-def _key_values(org: str, key: str, digest: str, order_id: str) -> dict[str, Any]:
+def idempotency_values(org: str, key: str, digest: str, order_id: str) -> dict[str, Any]:
     return {
         "org": org,
         "key": key,
@@ -301,15 +300,6 @@ def outbox_values(payload: EventPayload, *, source: str) -> dict[str, Any]:
 def stage_event(session: Session, values: dict[str, Any]) -> None:
     """Write a prepared outbox row in the session's transaction (one INSERT)."""
     session.connection().execute(_OUTBOX.insert(), values)
-
-
-def next_invoice_number(session: Session, order_id: str) -> int:
-    result = session.connection().execute(
-        _INVOICES.insert(), {"order_id": order_id, "created_at": _utcnow()}
-    )
-    number = result.inserted_primary_key[0] if result.inserted_primary_key else None
-    assert isinstance(number, int)
-    return number
 
 
 def remember_listing_owner(session: Session, listing_id: str, org: str) -> None:

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from fastapi import FastAPI
@@ -49,6 +50,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             issuer=settings.jwt_issuer,
             audience=settings.jwt_audience,
         )
+        # Requests wait on the order writer in worker threads: enough threads for a batch.
+        asyncio.get_running_loop().set_default_executor(
+            ThreadPoolExecutor(max_workers=64, thread_name_prefix="orders")
+        )
         await runtime.start()
         worker = asyncio.create_task(periodic_work(ctx, settings.orders_sweep_interval_s))
         try:
@@ -58,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             with contextlib.suppress(asyncio.CancelledError):
                 await worker
             await runtime.stop()
+            await asyncio.to_thread(ctx.writer.close)
 
     app = FastAPI(
         title="vndx orders",
