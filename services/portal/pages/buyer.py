@@ -204,9 +204,8 @@ async def run_query(request: Request, grant_id: str) -> Response:
         if exc.status >= 500 or exc.status in (401, 404):
             raise
         error = exc.message
-    template = (
-        "partials/sandbox_result.html" if request.headers.get("hx-request") else "sandbox.html"
-    )
+    partial = request.headers.get("hx-request") is not None
+    template = "partials/sandbox_result.html" if partial else "sandbox.html"
     return render(
         request,
         template,
@@ -214,7 +213,7 @@ async def run_query(request: Request, grant_id: str) -> Response:
         sql=sql,
         result=result,
         error=error,
-        status=200 if error is None else 400,
+        status=200 if error is None or partial else 400,  # htmx swaps only 2xx
     )
 
 

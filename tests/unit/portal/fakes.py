@@ -78,7 +78,10 @@ class FakeApis:
         self.sent: list[httpx.Request] = []
         self.answer("GET", "catalog", "/v1/vocabulary", VOCABULARY)
         self.answer(
-            "GET", "catalog", "/v1/listings", {"items": [listing()], "page": 1, "page_size": 20, "total": 1}
+            "GET",
+            "catalog",
+            "/v1/listings",
+            {"items": [listing()], "page": 1, "page_size": 20, "total": 1},
         )
         self.answer("GET", "catalog", f"/v1/listings/{LISTING_ID}", listing())
         self.answer(

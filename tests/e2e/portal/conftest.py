@@ -1,0 +1,157 @@
+"""The whole embedded stack with the portal, Debian's Chromium through Playwright, helpers.
+
+One stack and one browser per module; each person gets their own browser context
+(own cookies). Screenshots go to docs/screenshots/.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+
+from services.common.auth import TokenIssuer
+from services.common.settings import Settings
+from vndx.demo_data import adult_listing
+from vndx.stack import EmbeddedStack, StackConfig
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOTS = Path(__file__).resolve().parents[3] / "docs" / "screenshots"
+SERIOUS = {"serious", "critical"}
+
+
+def until(what: str, probe: Callable[[], Any], timeout: float = 120) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = probe()
+        if result:
+            return result
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.3)
+
+
+@dataclass
+class Exchange:
+    """The running stack, its API clients and a token maker."""
+
+    stack: EmbeddedStack
+    issuer: TokenIssuer
+
+    def url(self, service: str) -> str:
+        return self.stack.url(service)
+
+    def auth(self, org: str, role: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.issuer.issue(org, role)}"}  # type: ignore[arg-type]
+
+    def api(self, service: str) -> httpx.Client:
+        return httpx.Client(base_url=self.url(service), timeout=60)
+
+
+@pytest.fixture(scope="module")
+def exchange(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Exchange]:
+    if not CHROMIUM.exists():
+        pytest.fail(
+            "Debian's Chromium is missing: run `make system-deps` (apt-get install chromium)"
+        )
+    running = EmbeddedStack(StackConfig.on_free_ports(tmp_path_factory.mktemp("portal")))
+    running.start()
+    settings = Settings(data_dir=running.data_dir)
+    issuer = TokenIssuer(settings.private_key_path.read_bytes(), issuer="vndx", audience="vndx-api")
+    yield Exchange(running, issuer)
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def adult(exchange: Exchange, adult_dir: Path) -> dict[str, Any]:
+    """The Adult census, published by a provider and approved by an operator, priced."""
+    provider, operator = exchange.auth("gso", "provider"), exchange.auth("vndx-ops", "operator")
+    with exchange.api("catalog") as catalog:
+        listing: dict[str, Any] = catalog.post(
+            "/v1/listings", json=adult_listing(adult_dir), headers=provider
+        ).json()
+        catalog.post(
+            f"/v1/listings/{listing['id']}/versions",
+            content=(adult_dir / "adult.csv").read_bytes(),
+            headers={**provider, "Content-Type": "text/csv"},
+        ).raise_for_status()
+        catalog.post(
+            f"/v1/listings/{listing['id']}/review", json={"decision": "approve"}, headers=operator
+        ).raise_for_status()
+        catalog.post(f"/v1/listings/{listing['id']}/publish", headers=provider).raise_for_status()
+    with exchange.api("pricing") as pricing:
+
+        def valued() -> bool:
+            response = pricing.get(f"/v1/listings/{listing['id']}/valuations")
+            return response.status_code == 200 and bool(response.json())
+
+        until("pricing to value the listing", valued)
+    return listing
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def new_context(browser: Browser, exchange: Exchange) -> Iterator[Callable[[], BrowserContext]]:
+    opened: list[BrowserContext] = []
+
+    def make() -> BrowserContext:
+        context = browser.new_context(
+            base_url=exchange.url("portal"),
+            accept_downloads=True,
+            viewport={"width": 1280, "height": 860},
+        )
+        context.set_default_timeout(30_000)
+        opened.append(context)
+        return context
+
+    yield make
+    for context in opened:
+        context.close()
+
+
+def sign_in(page: Page, org: str, role: str) -> None:
+    page.goto("/signin")
+    page.fill("#org", org)
+    page.check(f"input[name=role][value={role}]")
+    page.click("form[action='/signin'] button[type=submit]")
+    page.wait_for_load_state()
+
+
+def screenshot(page: Page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def assert_accessible(page: Page) -> None:
+    """No serious or critical axe-core violation on the current page."""
+    results = Axe().run(page)
+    serious = [
+        f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes']][:3]}"
+        for v in results.response["violations"]
+        if v.get("impact") in SERIOUS
+    ]
+    assert not serious, f"{page.url}: " + "; ".join(serious)
