@@ -260,31 +260,75 @@ def _create(
 ) -> Order:
     now = ctx.clock()
     terms.check_usable_by(principal.org, now)
+    publisher = _publisher(ctx, terms.listing_id)
+    if terms.total != 0:
+        return ctx.writer.write(
+            _new_order(ctx, principal, terms, document, key, digest, publisher, now)
+        )
     order = Order.place(
         terms,
-        publisher_org=_publisher(ctx, terms.listing_id),
+        publisher_org=publisher,
         provider=ctx.payments.name,
         now=now,
         payment_window=ctx.payment_window,
     )
-    # Prepared here, outside any lock: the writer only writes.
-    placed = outbox_values(_placed_event(order), source=SOURCE)
-    document_json = json.dumps(document, ensure_ascii=False)
-    if not order.is_waiver:
-        return ctx.writer.write(
-            NewOrder(
-                order=order,
-                quote_document=document_json,
-                key_values=idempotency_values(principal.org, key, digest, order.id),
-                outbox_values=placed,
-                invoice_at=now if ctx.payments.offline else None,
-            )
-        )
     with _tx(ctx) as session:
-        stage_event(session, placed)
+        stage_event(session, outbox_values(_placed_event(order), source=SOURCE))
         _pay(session, order, now)
+        document_json = json.dumps(document, ensure_ascii=False)
         insert_new_order(session, order, document_json, principal.org, key, digest)
     return order
+
+
+def _new_order(
+    ctx: OrdersContext,
+    principal: Principal,
+    terms: QuoteTerms,
+    document: dict[str, Any],
+    key: str,
+    digest: str,
+    publisher: str,
+    now: datetime,
+) -> NewOrder:
+    """Every row of a new order to be paid later, prepared outside any lock."""
+    order = Order.place(
+        terms,
+        publisher_org=publisher,
+        provider=ctx.payments.name,
+        now=now,
+        payment_window=ctx.payment_window,
+    )
+    return NewOrder(
+        order=order,
+        quote_document=json.dumps(document, ensure_ascii=False),
+        key_values=idempotency_values(principal.org, key, digest, order.id),
+        outbox_values=outbox_values(_placed_event(order), source=SOURCE),
+        invoice_at=now if ctx.payments.offline else None,
+    )
+
+
+def quick_new_order(
+    ctx: OrdersContext, principal: Principal, document: dict[str, Any], key: str
+) -> NewOrder | None:
+    """The common case decided without reading the database, ready for the writer.
+
+    A valid, unexpired quote of the caller for a listing already known in this process,
+    to be invoiced by the local provider. Anything else (refusals, waivers, Stripe, an
+    unknown listing) is None: ``place_order`` handles it, retries included.
+    """
+    if not ctx.payments.offline:
+        return None
+    try:
+        terms = read_quote(ctx, document)
+        now = ctx.clock()
+        terms.check_usable_by(principal.org, now)
+    except OrdersError:
+        return None
+    publisher = ctx.publishers.get(terms.listing_id)
+    if publisher is None or terms.total == 0:
+        return None
+    digest = _request_digest(document)
+    return _new_order(ctx, principal, terms, document, key, digest, publisher, now)
 
 
 def _resume(ctx: OrdersContext, order: Order) -> Order:
