@@ -33,3 +33,14 @@ class FaultInjector:
         probability = self._armed.get(point)
         if probability is not None and random.random() < probability:
             os.kill(os.getpid(), signal.SIGKILL)
+
+
+_process_faults: FaultInjector | None = None
+
+
+def crash_point(point: str) -> None:
+    """Crash here if ``VNDX_FAULT_INJECTION`` arms ``point`` (code that holds no runtime)."""
+    global _process_faults
+    if _process_faults is None:
+        _process_faults = FaultInjector(os.environ.get("VNDX_FAULT_INJECTION", ""))
+    _process_faults.maybe_crash(point)

@@ -14,6 +14,7 @@ from pathlib import Path
 from services.access.anonymisation import CSV_NAME, PARQUET_NAME, ExtractResult, build_extract
 from services.access.domain import PrivacyTargets
 from services.access.domain.listing_rules import BuildPlan
+from services.common.faults import EXTRACT_MID_UPLOAD, crash_point
 from services.common.objectstore import ObjectStore
 
 FORMATS = {"parquet": PARQUET_NAME, "csv": CSV_NAME}
@@ -73,6 +74,7 @@ class ExtractStore:
                 key = extract_key(grant_id, fmt)
                 self.store.put_file(key, path, CONTENT_TYPES[fmt])
                 objects.append(key)
+                crash_point(EXTRACT_MID_UPLOAD)
             return BuiltExtract(result, objects)
         finally:
             shutil.rmtree(work, ignore_errors=True)
