@@ -1,6 +1,6 @@
 """The whole embedded stack with the portal, Debian's Chromium through Playwright, helpers.
 
-One stack and one browser per module; each person gets their own browser context
+One stack and one browser for the package; each person gets their own browser context
 (own cookies). Screenshots go to docs/screenshots/.
 """
 
@@ -63,7 +63,7 @@ class Exchange:
         return httpx.Client(base_url=self.url(service), timeout=60)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def exchange(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Exchange]:
     if not CHROMIUM.exists():
         pytest.fail(
@@ -77,7 +77,7 @@ def exchange(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Exchange]:
     running.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def adult(exchange: Exchange, adult_dir: Path) -> dict[str, Any]:
     """The Adult census, published by a provider and approved by an operator, priced."""
     provider, operator = exchange.auth("gso", "provider"), exchange.auth("vndx-ops", "operator")
@@ -104,8 +104,9 @@ def adult(exchange: Exchange, adult_dir: Path) -> dict[str, Any]:
     return listing
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
+@pytest.fixture(scope="package")
+def browser(exchange: Exchange) -> Iterator[Browser]:
+    """Chromium, started after the stack (Playwright's loop would block its asyncio.run)."""
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(
             executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
