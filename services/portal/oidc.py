@@ -32,7 +32,7 @@ class SignInFailed(BackendError):
     """The identity provider's answer could not be accepted."""
 
     def __init__(self, message: str) -> None:
-        super().__init__(401, "sign_in_failed", message)
+        super().__init__(403, "sign_in_failed", message)
 
 
 async def discovery(portal: Portal) -> dict[str, Any]:
