@@ -1,0 +1,283 @@
+"""The reliability harness: the embedded stack as real processes, armed and supervised.
+
+``FaultyStack`` runs every service as a child process and can arm one service's
+crash points (``VNDX_FAULT_INJECTION``) at a time; a ``Supervisor`` thread
+restarts any service that died, without faults. ``Market`` publishes a small
+listing and buys it many times over HTTP (zero-đồng waivers for a
+public-interest buyer, so an order is paid the moment it is placed), retrying
+through outages with the same Idempotency-Key.
+"""
+
+from __future__ import annotations
+
+import csv
+import random
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from services.common.auth import Role, TokenIssuer
+from services.common.settings import Settings
+from vndx.stack import EmbeddedStack, StackConfig
+
+PURCHASE_SERVICES = ("catalog", "pricing", "orders", "access", "audit")
+RETRYABLE = {409, 429, 500, 502, 503, 504}
+
+
+class FaultyStack(EmbeddedStack):
+    """An embedded stack whose services can be armed one at a time and restarted."""
+
+    def __init__(self, config: StackConfig, **kwargs: Any) -> None:
+        super().__init__(config, **kwargs)
+        self.armed: dict[str, str] = {}
+        self.env_overrides: dict[str, dict[str, str]] = {}
+        self.lock = threading.RLock()
+
+    def service_env(self, service: str) -> dict[str, str]:
+        env = super().service_env(service)
+        env.update(self.env_overrides.get(service, {}))
+        if service in self.armed:
+            env["VNDX_FAULT_INJECTION"] = self.armed[service]
+        return env
+
+    def restart(self, service: str, faults: str | None = None) -> None:
+        """Stop ``service`` politely and start it again, armed with ``faults`` if given."""
+        with self.lock:
+            self.stop_service(service)
+            if faults:
+                self.armed[service] = faults
+            else:
+                self.armed.pop(service, None)
+            self.start_service(service)
+
+    def dead(self) -> list[str]:
+        with self.lock:
+            return [name for name, proc in self.processes.items() if not proc.is_alive()]
+
+    def issuer(self) -> TokenIssuer:
+        settings = Settings(data_dir=self.data_dir)
+        return TokenIssuer(
+            settings.private_key_path.read_bytes(),
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+        )
+
+
+@dataclass
+class Kill:
+    service: str
+    faults: str
+    returncode: int | None
+
+
+class Supervisor:
+    """Restarts (without faults) every service of the stack that died."""
+
+    def __init__(self, stack: FaultyStack) -> None:
+        self.stack = stack
+        self.kills: list[Kill] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="supervisor", daemon=True)
+        self.died = threading.Condition()
+
+    def __enter__(self) -> Supervisor:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(120)
+
+    def _watch(self) -> None:
+        while not self._stop.wait(0.2):
+            for service in self.stack.dead():
+                with self.stack.lock:
+                    process = self.stack.processes[service]
+                    faults = self.stack.armed.get(service, "")
+                    self.kills.append(Kill(service, faults, process.returncode))
+                    self.stack.restart(service)
+                with self.died:
+                    self.died.notify_all()
+
+    def wait_for_kill(self, count: int, timeout: float) -> bool:
+        """Wait until ``count`` kills have happened in all; False on timeout."""
+        deadline = time.monotonic() + timeout
+        with self.died:
+            while len(self.kills) < count:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self.died.wait(left)
+        return True
+
+
+def start_stack(data_dir: Path, services: Iterable[str] = PURCHASE_SERVICES) -> FaultyStack:
+    config = StackConfig.on_free_ports(data_dir, services=tuple(services))
+    config.extra_env.update(
+        {
+            "VNDX_OUTBOX_POLL_INTERVAL_S": "0.2",
+            "VNDX_GRANT_BUILD_POLL_INTERVAL_S": "0.2",
+            "VNDX_LOG_FORMAT": "json",
+        }
+    )
+    stack = FaultyStack(config)
+    stack.start()
+    return stack
+
+
+def until(what: str, probe: Callable[[], Any], timeout: float = 120, every: float = 0.3) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = probe()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(every)
+
+
+def small_listing(path: Path, rows: int = 200) -> dict[str, Any]:
+    """Write a small aggregate-statistics CSV (no personal data) and return its listing body."""
+    rng = random.Random(7)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["year", "indicator", "value"])
+        for index in range(rows):
+            writer.writerow([2015 + index % 10, rng.choice(["Dân số", "Lao động"]), index])
+    column = {"type": "string", "classification": "attribute"}
+    return {
+        "title_vi": "Chỉ tiêu thống kê mẫu",
+        "title_en": "Sample statistics",
+        "description_vi": "Số liệu tổng hợp giả lập cho kiểm thử độ tin cậy.",
+        "description_en": "Synthetic aggregate figures for the reliability suite.",
+        "keywords": ["thống kê"],
+        "theme": "statistics",
+        "provinces": [],
+        "temporal": {"start": "2015-01-01", "end": "2024-12-31"},
+        "update_frequency": "yearly",
+        "products": ["download", "sandbox"],
+        "columns": [
+            {**column, "name": "year", "type": "integer"},
+            {**column, "name": "indicator"},
+            {**column, "name": "value", "type": "integer"},
+        ],
+    }
+
+
+@dataclass
+class Market:
+    """Buyers, a provider and one small published listing on a running stack."""
+
+    stack: FaultyStack
+    listing_id: str = ""
+    provider_org: str = "tk-reliab"
+    issuer: TokenIssuer = field(init=False)
+    placed: list[dict[str, Any]] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.issuer = self.stack.issuer()
+        self._lock = threading.Lock()
+
+    def headers(self, org: str, role: Role, segment: str | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.issuer.issue(org, role, segment=segment)}"}
+
+    def client(self, service: str, timeout: float = 30) -> httpx.Client:
+        return httpx.Client(base_url=self.stack.url(service), timeout=timeout)
+
+    def publish(self, workdir: Path, rows: int = 200) -> str:
+        data = workdir / "listing.csv"
+        body = small_listing(data, rows)
+        provider = self.headers(self.provider_org, "provider")
+        with self.client("catalog", 60) as catalog:
+            created = catalog.post("/v1/listings", json=body, headers=provider)
+            created.raise_for_status()
+            listing_id = str(created.json()["id"])
+            catalog.post(
+                f"/v1/listings/{listing_id}/versions",
+                content=data.read_bytes(),
+                headers={**provider, "Content-Type": "text/csv"},
+            ).raise_for_status()
+            published = catalog.post(f"/v1/listings/{listing_id}/publish", headers=provider)
+            published.raise_for_status()
+        self.listing_id = listing_id
+        # Pricing and orders learn the listing from its event: one purchase proves both did.
+        until("pricing and orders to learn the listing", lambda: self.buy_once(retry_s=5, learning=True))
+        return listing_id
+
+    def buyer(self) -> dict[str, str]:
+        return self.headers(f"startup-{uuid.uuid4().hex[:8]}", "buyer", "public_interest")
+
+    def buy_once(self, retry_s: float = 120, learning: bool = False) -> dict[str, Any] | None:
+        """Quote and order once (a waiver: paid at once); retry through outages.
+
+        ``learning``: the listing may still be unknown to pricing (404) for a while.
+        """
+        buyer = self.buyer()
+        retryable = RETRYABLE | {404} if learning else RETRYABLE
+        quote = _retrying(
+            lambda: _post(
+                self.stack.url("pricing"),
+                "/v1/quotes",
+                {
+                    "listing_id": self.listing_id,
+                    "product": "download",
+                    "duration_days": 30,
+                    "purpose": "nghiên cứu chính sách",
+                    "justification": "public-interest research under a ministry mandate",
+                },
+                buyer,
+            ),
+            retry_s,
+            retryable,
+        )
+        if quote is None:
+            return None
+        key = {"Idempotency-Key": str(quote["id"])}
+        order = _retrying(
+            lambda: _post(
+                self.stack.url("orders"), "/v1/orders", {"quote": quote}, {**buyer, **key}
+            ),
+            retry_s,
+            retryable,
+        )
+        if order is not None:
+            with self._lock:
+                self.placed.append(order)
+        return order
+
+    def buy(self, count: int, concurrency: int = 8) -> int:
+        """Place ``count`` paid orders from ``concurrency`` threads; return how many succeeded."""
+        with ThreadPoolExecutor(concurrency) as pool:
+            results = list(pool.map(lambda _: self.buy_once(), range(count)))
+        return sum(1 for r in results if r is not None)
+
+
+def _post(base: str, path: str, body: dict[str, Any], headers: dict[str, str]) -> httpx.Response:
+    return httpx.post(base + path, json=body, headers=headers, timeout=30)
+
+
+def _retrying(
+    call: Callable[[], httpx.Response], retry_s: float, retryable: set[int]
+) -> dict[str, Any] | None:
+    deadline = time.monotonic() + retry_s
+    while time.monotonic() < deadline:
+        try:
+            response = call()
+        except httpx.HTTPError:
+            time.sleep(0.3)
+            continue
+        if response.status_code in (200, 201):
+            result: dict[str, Any] = response.json()
+            return result
+        if response.status_code not in retryable:
+            raise AssertionError(f"refused: {response.status_code} {response.text[:300]}")
+        time.sleep(0.3)
+    return None

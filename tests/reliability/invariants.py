@@ -1,0 +1,132 @@
+"""What must hold after any crash or outage, read straight from the services' stores.
+
+Each paid order has exactly one grant, one fulfilment and one audit record per
+grant event; extract objects exist only for issued grants and every issued
+grant has its objects. ``problems`` lists what does not hold (empty when all do).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from services.common.objectstore import ObjectStore
+from vndx.stack import EmbeddedStack
+
+GRANT_ISSUED = "vn.vndx.access.grant.issued.v1"
+ORDER_PAID = "vn.vndx.orders.order.paid.v1"
+ORDER_FULFILLED = "vn.vndx.orders.order.fulfilled.v1"
+
+
+def rows(db: Path, sql: str) -> list[tuple[object, ...]]:
+    connection = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
+    try:
+        return list(connection.execute(sql).fetchall())
+    finally:
+        connection.close()
+
+
+@dataclass
+class Snapshot:
+    """Counts worth comparing before and after a replay."""
+
+    orders: dict[str, int] = field(default_factory=dict)
+    grants: dict[str, int] = field(default_factory=dict)
+    ledger_size: int = 0
+    problems: list[str] = field(default_factory=list)
+
+
+def table_fingerprint(db: Path, tables: list[str]) -> dict[str, int]:
+    """Row counts of each table (the inbox and outbox excluded by the caller)."""
+    return {t: int(rows(db, f"SELECT count(*) FROM {t}")[0][0]) for t in tables}  # noqa: S608
+
+
+def check_purchases(stack: EmbeddedStack, order_ids: set[str]) -> Snapshot:
+    data = stack.data_dir
+    snap = Snapshot()
+    problems = snap.problems
+    orders = {
+        str(oid): (str(status), gid)
+        for oid, status, gid in rows(data / "orders.db", "SELECT id, status, grant_id FROM orders")
+    }
+    snap.orders = dict(Counter(status for status, _ in orders.values()))
+    grants = rows(data / "access.db", "SELECT id, order_id, status, objects_json FROM grants")
+    snap.grants = dict(Counter(str(g[2]) for g in grants))
+    grants_by_order = Counter(str(g[1]) for g in grants)
+    issued = {str(g[0]): json.loads(str(g[3])) for g in grants if g[2] == "issued"}
+    grant_of_order = {str(g[1]): str(g[0]) for g in grants}
+    for order_id in sorted(order_ids):
+        status, grant_id = orders.get(order_id, ("missing", None))
+        if status != "fulfilled":
+            problems.append(f"order {order_id} is {status}, not fulfilled")
+        if grants_by_order[order_id] != 1:
+            problems.append(f"order {order_id} has {grants_by_order[order_id]} grants")
+        elif grant_id != grant_of_order[order_id]:
+            problems.append(f"order {order_id} names grant {grant_id}, access has another")
+    problems += _event_counts(data / "orders.db", {ORDER_PAID, ORDER_FULFILLED})
+    problems += _event_counts(data / "access.db", {GRANT_ISSUED})
+    problems += _audit_matches(data)
+    problems += _objects_match(stack, issued)
+    snap.ledger_size = int(rows(data / "audit.db", "SELECT count(*) FROM audit_ledger")[0][0])
+    return snap
+
+
+def _event_counts(db: Path, types: set[str]) -> list[str]:
+    """Each aggregate has at most one event of each of ``types`` in its outbox."""
+    found = rows(db, "SELECT key, event_type, count(*) FROM outbox GROUP BY key, event_type")
+    return [
+        f"{db.stem}: {key} has {count} {event_type} events"
+        for key, event_type, count in found
+        if event_type in types and int(str(count)) != 1
+    ]
+
+
+def _audit_matches(data: Path) -> list[str]:
+    """Every grant and order event is in the ledger exactly once, and nothing else of them."""
+    problems: list[str] = []
+    ledger = Counter(
+        str(r[0])
+        for r in rows(
+            data / "audit.db",
+            "SELECT event_id FROM audit_ledger WHERE event_type LIKE 'vn.vndx.access.grant.%'"
+            " OR event_type LIKE 'vn.vndx.orders.order.paid%'",
+        )
+    )
+    published = {
+        str(r[0])
+        for db, pattern in (("access.db", "vn.vndx.access.grant.%"), ("orders.db", ORDER_PAID))
+        for r in rows(data / db, f"SELECT event_id FROM outbox WHERE event_type LIKE '{pattern}'")  # noqa: S608
+    }
+    missing = published - set(ledger)
+    if missing:
+        problems.append(f"{len(missing)} events missing from the ledger, e.g. {min(missing)}")
+    unknown = set(ledger) - published
+    if unknown:
+        problems.append(f"{len(unknown)} ledger records of events never published")
+    doubled = [event for event, count in ledger.items() if count > 1]
+    if doubled:
+        problems.append(f"{len(doubled)} events recorded twice in the ledger")
+    per_grant = rows(
+        data / "audit.db",
+        f"SELECT grant_id, count(*) FROM audit_ledger WHERE event_type = '{GRANT_ISSUED}'"  # noqa: S608
+        " GROUP BY grant_id HAVING count(*) > 1",
+    )
+    problems += [f"grant {g} issued {n} times in the ledger" for g, n in per_grant]
+    return problems
+
+
+def _objects_match(stack: EmbeddedStack, issued: dict[str, list[str]]) -> list[str]:
+    """No extract without an issued grant; no issued grant without its extract."""
+    store = ObjectStore.from_settings(stack.settings())
+    keys = set(store.list_keys("sandbox/"))
+    problems: list[str] = []
+    orphans = {key.split("/")[1] for key in keys} - set(issued)
+    if orphans:
+        problems.append(f"{len(orphans)} extracts without an issued grant, e.g. {min(orphans)}")
+    lacking = [gid for gid, objects in issued.items() if not objects or set(objects) - keys]
+    if lacking:
+        problems.append(f"{len(lacking)} issued grants without their extract, e.g. {lacking[0]}")
+    return problems
