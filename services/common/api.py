@@ -108,7 +108,9 @@ def _verifier(request: Request) -> TokenVerifier:
     return verifier
 
 
-def optional_principal(
+# The dependencies below are async on purpose: they only verify a signature, and a
+# sync dependency would cost a worker-thread hop per request.
+async def optional_principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal | None:
@@ -122,7 +124,7 @@ def optional_principal(
         ) from exc
 
 
-def current_principal(
+async def current_principal(
     principal: Annotated[Principal | None, Depends(optional_principal)],
 ) -> Principal:
     if principal is None:
@@ -135,10 +137,12 @@ def current_principal(
     return principal
 
 
-def require_roles(*roles: Role) -> Callable[[Principal], Principal]:
+def require_roles(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency that admits only the given roles (403 otherwise)."""
 
-    def dependency(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    async def dependency(
+        principal: Annotated[Principal, Depends(current_principal)],
+    ) -> Principal:
         if principal.role not in roles:
             raise ApiError(
                 403,

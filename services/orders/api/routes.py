@@ -10,10 +10,11 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from sqlalchemy.exc import IntegrityError
 
 from services.common.api import ApiError, not_found
+from services.common.api import current_principal as caller
+from services.common.api import require_roles as caller_in
 from services.common.auth import Principal
 from services.orders import handlers
 from services.orders.adapters.payments import PaymentAlreadyMade, PaymentProviderError
-from services.orders.api.auth import caller, caller_in
 from services.orders.api.schemas import OrderOut, OrderPage, PlaceOrderIn, SettleIn
 from services.orders.domain.errors import (
     Conflict,

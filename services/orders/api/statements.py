@@ -10,8 +10,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from services.common.api import ApiError
+from services.common.api import require_roles as caller_in
 from services.common.auth import Principal
-from services.orders.api.auth import caller_in
 from services.orders.api.routes import orders_context, run
 from services.orders.api.schemas import StatementOut, TotalsOut
 from services.orders.statements import Statement, month_totals, provider_statement
