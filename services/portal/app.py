@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from starlette.middleware.gzip import GZipMiddleware
 
@@ -57,7 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(GZipMiddleware, minimum_size=1000)
     install_page_errors(app)
 
-    async def invalid(request, _exc):  # type: ignore[no-untyped-def]
+    async def invalid(request: Request, _exc: Exception) -> Response:
         return error_page(request, 422)
 
     app.add_exception_handler(RequestValidationError, invalid)

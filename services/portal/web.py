@@ -6,6 +6,7 @@ Every page goes through ``render``; every form handler reads its fields with
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -183,6 +184,7 @@ async def portal_middleware(
     request: Request, call_next: Callable[[Request], Awaitable[Response]]
 ) -> Response:
     """Choose the language, open the session, and add the security headers."""
+    began = time.perf_counter()
     portal = portal_of(request)
     lang, remember = pick_language(
         request.query_params.get("lang"), request.cookies.get(LANG_COOKIE)
@@ -211,4 +213,5 @@ async def portal_middleware(
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
     response.headers.setdefault("Content-Language", lang)
+    response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - began) * 1000:.1f}"
     return response

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Annotated, Any
 
@@ -51,7 +52,7 @@ async def home(
     )
     pages = max(1, -(-int(results["total"]) // PAGE_SIZE))
     template = "partials/results.html" if request.headers.get("hx-request") else "home.html"
-    return render(
+    response = render(
         request,
         template,
         filters=filters,
@@ -60,6 +61,8 @@ async def home(
         pages=pages,
         vocabulary=await vocabulary(portal),
     )
+    response.headers["Vary"] = "HX-Request, Cookie"
+    return response
 
 
 def _indicative(valuations: list[dict[str, Any]], version: int | None) -> dict[str, Any] | None:
@@ -75,13 +78,21 @@ async def listing_view(
     """A listing with its schema, quality, versions, indicative price and quote form."""
     portal = portal_of(request)
     token = token_of(request)
-    listing = await portal.backends.get("catalog", f"/v1/listings/{listing_id}", token=token)
-    try:
-        valuations = await portal.backends.get(
-            "pricing", f"/v1/listings/{listing_id}/valuations", token=token
-        )
-    except BackendError:
-        valuations = []
+
+    async def valuations_of() -> list[dict[str, Any]]:
+        try:
+            found: list[dict[str, Any]] = await portal.backends.get(
+                "pricing", f"/v1/listings/{listing_id}/valuations", token=token
+            )
+        except BackendError:
+            return []
+        return found
+
+    listing, valuations, vocab = await asyncio.gather(
+        portal.backends.get("catalog", f"/v1/listings/{listing_id}", token=token),
+        valuations_of(),
+        vocabulary(portal),
+    )
     session = session_of(request)
     can_quote = session.role == "buyer" and listing["status"] == "published"
     durations: dict[str, list[int]] = {}
@@ -99,7 +110,7 @@ async def listing_view(
         status=status,
         listing=listing,
         valuation=_indicative(valuations, listing.get("latest_version")),
-        vocabulary=await vocabulary(portal),
+        vocabulary=vocab,
         can_quote=can_quote,
         durations=durations,
         quote_errors=extra.pop("quote_errors", {}),
