@@ -21,7 +21,7 @@ from services.catalog.handlers import register_organisation
 from services.common.auth import ROLES, Role, TokenIssuer, ensure_keypair
 from services.common.db import create_tables, make_engine
 from services.common.settings import Settings, load_settings
-from vndx.commands import audit, grants, ops, orders, policy, price
+from vndx.commands import audit, dlq, grants, ops, orders, outbox, policy, price
 from vndx.stack import SERVICES, EmbeddedStack, StackConfig
 
 app = typer.Typer(
@@ -33,6 +33,8 @@ app.add_typer(policy.app, name="policy")
 app.add_typer(price.app, name="price")
 app.add_typer(grants.app, name="grants")
 app.add_typer(orders.app, name="orders")
+app.add_typer(outbox.app, name="outbox")
+app.add_typer(dlq.app, name="dlq")
 app.add_typer(ops.app)  # migrate, backup, restore
 
 

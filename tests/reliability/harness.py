@@ -209,7 +209,10 @@ class Market:
             published.raise_for_status()
         self.listing_id = listing_id
         # Pricing and orders learn the listing from its event: one purchase proves both did.
-        until("pricing and orders to learn the listing", lambda: self.buy_once(retry_s=5, learning=True))
+        until(
+            "pricing and orders to learn the listing",
+            lambda: self.buy_once(retry_s=5, learning=True),
+        )
         return listing_id
 
     def buyer(self) -> dict[str, str]:

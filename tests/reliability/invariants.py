@@ -12,6 +12,7 @@ import sqlite3
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from services.common.objectstore import ObjectStore
 from vndx.stack import EmbeddedStack
@@ -21,7 +22,7 @@ ORDER_PAID = "vn.vndx.orders.order.paid.v1"
 ORDER_FULFILLED = "vn.vndx.orders.order.fulfilled.v1"
 
 
-def rows(db: Path, sql: str) -> list[tuple[object, ...]]:
+def rows(db: Path, sql: str) -> list[tuple[Any, ...]]:
     connection = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
     try:
         return list(connection.execute(sql).fetchall())
@@ -41,7 +42,7 @@ class Snapshot:
 
 def table_fingerprint(db: Path, tables: list[str]) -> dict[str, int]:
     """Row counts of each table (the inbox and outbox excluded by the caller)."""
-    return {t: int(rows(db, f"SELECT count(*) FROM {t}")[0][0]) for t in tables}  # noqa: S608
+    return {t: int(rows(db, f"SELECT count(*) FROM {t}")[0][0]) for t in tables}
 
 
 def check_purchases(stack: EmbeddedStack, order_ids: set[str]) -> Snapshot:
@@ -98,7 +99,7 @@ def _audit_matches(data: Path) -> list[str]:
     published = {
         str(r[0])
         for db, pattern in (("access.db", "vn.vndx.access.grant.%"), ("orders.db", ORDER_PAID))
-        for r in rows(data / db, f"SELECT event_id FROM outbox WHERE event_type LIKE '{pattern}'")  # noqa: S608
+        for r in rows(data / db, f"SELECT event_id FROM outbox WHERE event_type LIKE '{pattern}'")
     }
     missing = published - set(ledger)
     if missing:
@@ -111,7 +112,7 @@ def _audit_matches(data: Path) -> list[str]:
         problems.append(f"{len(doubled)} events recorded twice in the ledger")
     per_grant = rows(
         data / "audit.db",
-        f"SELECT grant_id, count(*) FROM audit_ledger WHERE event_type = '{GRANT_ISSUED}'"  # noqa: S608
+        f"SELECT grant_id, count(*) FROM audit_ledger WHERE event_type = '{GRANT_ISSUED}'"
         " GROUP BY grant_id HAVING count(*) > 1",
     )
     problems += [f"grant {g} issued {n} times in the ledger" for g, n in per_grant]
