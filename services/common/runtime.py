@@ -14,10 +14,12 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, Table, text
 
+from services.common.api import ReadinessCheck
 from services.common.db import create_tables, make_engine
 from services.common.faults import FaultInjector
 from services.common.inbox import InboxRow
 from services.common.kafka import EventConsumer, Handler, KafkaPublisher
+from services.common.objectstore import ObjectStore
 from services.common.outbox import OutboxRelay, OutboxRow
 from services.common.settings import Settings
 
@@ -97,6 +99,21 @@ class ServiceRuntime:
             yield self
         finally:
             await self.stop()
+
+    def readiness_checks(self, store: ObjectStore | None = None) -> dict[str, ReadinessCheck]:
+        """What ``/readyz`` asks: the database, the broker and, if used, the object store."""
+
+        async def broker() -> None:
+            await asyncio.wait_for(self.publisher.ping(), timeout=3)
+
+        checks: dict[str, ReadinessCheck] = {"database": self.check_database, "broker": broker}
+        if store is not None:
+
+            async def object_store() -> None:
+                await asyncio.wait_for(asyncio.to_thread(store.ping), timeout=3)
+
+            checks["object_store"] = object_store
+        return checks
 
     async def check_database(self) -> None:
         def ping() -> None:

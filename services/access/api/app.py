@@ -95,19 +95,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.access = ctx
     install_error_handlers(app)
 
-    async def object_store_ready() -> None:
-        await asyncio.wait_for(asyncio.to_thread(store.ping), timeout=3)
-
-    async def broker_ready() -> None:
-        await asyncio.wait_for(runtime.publisher.ping(), timeout=3)
-
-    install_health(
-        app,
-        {
-            "database": runtime.check_database,
-            "object_store": object_store_ready,
-            "broker": broker_ready,
-        },
-    )
+    install_health(app, runtime.readiness_checks(store))
     app.include_router(router)
     return app

@@ -58,9 +58,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.pricing = ctx
     install_error_handlers(app)
 
-    async def broker_ready() -> None:
-        await asyncio.wait_for(runtime.publisher.ping(), timeout=3)
-
-    install_health(app, {"database": runtime.check_database, "broker": broker_ready})
+    install_health(app, runtime.readiness_checks())
     app.include_router(router)
     return app

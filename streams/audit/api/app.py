@@ -69,10 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
 
-    async def broker_ready() -> None:
-        await asyncio.wait_for(runtime.publisher.ping(), timeout=3)
-
-    install_health(app, {"database": runtime.check_database, "broker": broker_ready})
+    install_health(app, runtime.readiness_checks())
     app.include_router(routes.router)
     app.include_router(feed.router)
     return app
