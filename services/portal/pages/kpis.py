@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
@@ -14,7 +15,8 @@ from services.portal.kpi_tables import (
     activity_by,
     revenue_by_month,
 )
-from services.portal.web import portal_of, render, require_role
+from services.portal.pages.public import vocabulary
+from services.portal.web import lang_of, portal_of, render, require_role
 
 router = APIRouter()
 Dimension = Annotated[str, Query(pattern="^(theme|agency|province)$")]
@@ -38,7 +40,21 @@ async def _charts(request: Request, dimension: str) -> dict[str, Chart]:
         activity_by(by_dimension, dimension),
         access_delay_by_month(by_agency),
     ]
+    names = await _names(request, dimension)
+    charts[1] = replace(
+        charts[1], rows=[(names.get(label, label), values) for label, values in charts[1].rows]
+    )
     return {chart.key.split("-")[0]: chart for chart in charts}
+
+
+async def _names(request: Request, dimension: str) -> dict[str, str]:
+    """Theme and province codes as people read them, in their language."""
+    vocab = await vocabulary(portal_of(request))
+    if dimension == "theme":
+        return {code: label[lang_of(request)] for code, label in vocab["themes"].items()}
+    if dimension == "province":
+        return dict(vocab["provinces"])
+    return {}
 
 
 @router.get("/kpis", response_class=HTMLResponse)
