@@ -284,3 +284,19 @@ def _retrying(
             raise AssertionError(f"refused: {response.status_code} {response.text[:300]}")
         time.sleep(0.3)
     return None
+
+
+def cli_env(stack: EmbeddedStack) -> dict[str, str]:
+    """The ``VNDX_`` variables an operator's shell would have for this stack."""
+    return {k: v for k, v in stack.service_env("vndx").items() if k.startswith("VNDX_")}
+
+
+def run_cli(stack: EmbeddedStack, *args: str) -> str:
+    """Run ``vndx ARGS`` against the stack; return its output (fails on a non-zero exit)."""
+    from typer.testing import CliRunner
+
+    from vndx.cli import app
+
+    result = CliRunner().invoke(app, list(args), env=cli_env(stack))
+    assert result.exit_code == 0, f"vndx {' '.join(args)} failed: {result.output}"
+    return result.output
