@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import httpx
 from authlib.common.security import generate_token  # type: ignore[import-untyped]
 from authlib.oauth2.rfc6749.parameters import prepare_grant_uri  # type: ignore[import-untyped]
 from authlib.oauth2.rfc7636 import create_s256_code_challenge  # type: ignore[import-untyped]
@@ -41,9 +42,14 @@ async def discovery(portal: Portal) -> dict[str, Any]:
         value: dict[str, Any] = cached[1]
         return value
     issuer = (portal.settings.oidc_issuer or "").rstrip("/")
-    response = await portal.backends.client.get(f"{issuer}/.well-known/openid-configuration")
-    response.raise_for_status()
-    document: dict[str, Any] = response.json()
+    try:
+        response = await portal.backends.client.get(f"{issuer}/.well-known/openid-configuration")
+        response.raise_for_status()
+        document: dict[str, Any] = response.json()
+    except (httpx.HTTPError, ValueError) as exc:
+        raise BackendError(
+            503, "unavailable", f"the identity provider is unreachable: {exc}"
+        ) from exc
     portal.cache["oidc"] = (time.monotonic(), document)
     return document
 
