@@ -28,6 +28,7 @@ from services.common.settings import Settings
 from vndx.stack import EmbeddedStack, StackConfig
 
 PURCHASE_SERVICES = ("catalog", "pricing", "orders", "access", "audit")
+MAX_EVENT_BYTES = 262_144
 RETRYABLE = {409, 429, 500, 502, 503, 504}
 
 
@@ -125,6 +126,7 @@ def start_stack(data_dir: Path, services: Iterable[str] = PURCHASE_SERVICES) -> 
             "VNDX_OUTBOX_POLL_INTERVAL_S": "0.2",
             "VNDX_GRANT_BUILD_POLL_INTERVAL_S": "0.2",
             "VNDX_LOG_FORMAT": "json",
+            "VNDX_MAX_EVENT_BYTES": str(MAX_EVENT_BYTES),
         }
     )
     stack = FaultyStack(config)
@@ -300,3 +302,13 @@ def run_cli(stack: EmbeddedStack, *args: str) -> str:
     result = CliRunner().invoke(app, list(args), env=cli_env(stack))
     assert result.exit_code == 0, f"vndx {' '.join(args)} failed: {result.output}"
     return result.output
+
+
+def metric(stack: EmbeddedStack, service: str, name: str) -> float:
+    """The sum of a metric's samples on a service's ``/metrics``."""
+    text = httpx.get(stack.url(service) + "/metrics", timeout=10).text
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith(name) and not line.startswith("#")
+    )
