@@ -56,6 +56,8 @@ def test_the_language_switch_changes_every_visible_string(
     expect(page.locator("html")).to_have_attribute("lang", "vi")
     vietnamese = texts_of(page)
     assert_accessible(page)
+    if path == "LISTING":
+        screenshot(page, "listing-vi")
     page.click("#lang-switch")
     expect(page.locator("html")).to_have_attribute("lang", "en")
     english = texts_of(page)
