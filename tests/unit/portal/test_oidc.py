@@ -59,6 +59,7 @@ def test_sign_in_with_the_authorisation_code_flow_and_pkce(issuer: str, tmp_path
     with TestClient(app, base_url="https://testserver", follow_redirects=False) as client:
         start = client.get("/signin?next=/orders")
         assert start.status_code == 303
+        assert client.post("/signin", data={"org": "x", "role": "operator"}).status_code == 403
         authorise = start.headers["location"]
         query = parse_qs(urlsplit(authorise).query)
         assert authorise.startswith(f"{issuer}/oauth2/authorize")
