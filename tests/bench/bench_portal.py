@@ -31,7 +31,7 @@ from tests.conftest import shared_dir
 from vndx.seed import seed_demo
 from vndx.stack import EmbeddedStack, StackConfig
 
-console = Console()
+console = Console(width=140)
 GOAL_P95_MS = 50.0
 GOAL_PAGE_KB = 150.0
 ASSET = re.compile(r'<(?:script[^>]+src|link[^>]+rel="stylesheet"[^>]+href)="([^"]+)"')
