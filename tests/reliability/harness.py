@@ -25,6 +25,8 @@ import httpx
 
 from services.common.auth import Role, TokenIssuer
 from services.common.settings import Settings
+from vndx.embedded.ports import free_port
+from vndx.embedded.process import ChildProcess
 from vndx.stack import EmbeddedStack, StackConfig
 
 PURCHASE_SERVICES = ("catalog", "pricing", "orders", "access", "audit")
@@ -47,6 +49,26 @@ class FaultyStack(EmbeddedStack):
         if service in self.armed:
             env["VNDX_FAULT_INJECTION"] = self.armed[service]
         return env
+
+    def start_service(self, service: str) -> ChildProcess:
+        """Start ``service``; on another machine user's port race, move it to a fresh port.
+
+        A health check answered by someone else's process on the same port would
+        otherwise pass: the app's own title on ``/openapi.json`` proves it is ours.
+        """
+        for _ in range(3):
+            try:
+                process = super().start_service(service)
+            except Exception:
+                process = self.processes[service]
+            time.sleep(0.3)
+            if process.is_alive() and _answers_as(self.url(service), service):
+                return process
+            if self.armed.get(service) and process.returncode == -9:
+                return process  # killed by its own armed fault while starting
+            self.stop_service(service)
+            self.config.service_ports[service] = free_port()
+        raise RuntimeError(f"{service} did not start on a free port")
 
     def restart(self, service: str, faults: str | None = None) -> None:
         """Stop ``service`` politely and start it again, armed with ``faults`` if given."""
@@ -117,6 +139,14 @@ class Supervisor:
                     return False
                 self.died.wait(left)
         return True
+
+
+def _answers_as(url: str, service: str) -> bool:
+    try:
+        title = httpx.get(url + "/openapi.json", timeout=10).json()["info"]["title"]
+    except (httpx.HTTPError, ValueError, KeyError):
+        return False
+    return str(title).endswith(service)
 
 
 def start_stack(data_dir: Path, services: Iterable[str] = PURCHASE_SERVICES) -> FaultyStack:
