@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import socket
 import time
 from collections.abc import Callable
@@ -19,6 +20,10 @@ class ExitedWhileStartingError(NotReadyError):
     """The part's process ended before it was ready (often: a port was taken)."""
 
 
+_FIRST_PORT = 20_000
+_LAST_PORT = 32_768  # Linux's ephemeral range starts here (net.ipv4.ip_local_port_range)
+
+
 class PortInUseError(NotReadyError):
     """A port given by the caller is taken by another process."""
 
@@ -31,16 +36,25 @@ def free_port(host: str = LOOPBACK) -> int:
 def free_ports(count: int, host: str = LOOPBACK) -> list[int]:
     """Return `count` distinct free TCP ports on `host`.
 
-    The probe sockets stay open until all are chosen so the kernel cannot hand
-    the same port out twice; another process may still take one afterwards,
-    which is why the launchers retry with fresh ports when a start fails.
+    Ports are drawn at random below the kernel's ephemeral range (32768 and up
+    on Linux), so that the local ends of outgoing connections — plentiful while
+    a test suite runs — can never take a port between its choice and its use.
+    The probe sockets stay open until all are chosen; another process may still
+    take one afterwards, which is why the launchers retry with fresh ports.
     """
+    rng = random.SystemRandom()
     with ExitStack() as stack:
         ports: list[int] = []
-        for _ in range(count):
+        while len(ports) < count:
+            candidate = rng.randrange(_FIRST_PORT, _LAST_PORT)
+            if candidate in ports:
+                continue
             sock = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
-            sock.bind((host, 0))
-            ports.append(int(sock.getsockname()[1]))
+            try:
+                sock.bind((host, candidate))
+            except OSError:
+                continue
+            ports.append(candidate)
         return ports
 
 
