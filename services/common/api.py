@@ -16,7 +16,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.common.auth import AuthError, Principal, Role, TokenVerifier
+from services.common.guards import install_guards
 from services.common.observability import install_observability
+from services.common.settings import Settings
 
 
 class ApiError(Exception):
@@ -166,6 +168,10 @@ def install_health(app: FastAPI, checks: dict[str, ReadinessCheck]) -> None:
     if not hasattr(app.state, "metrics_registry"):
         settings = getattr(app.state, "settings", None)
         install_observability(app, settings.service_name if settings else app.title)
+    settings = getattr(app.state, "settings", None)
+    if isinstance(settings, Settings) and not getattr(app.state, "guarded", False):
+        install_guards(app, settings)  # body size, per-organisation rates, deadline, outages
+        app.state.guarded = True
 
     @app.get("/healthz", tags=["health"], include_in_schema=False)
     async def healthz() -> dict[str, str]:

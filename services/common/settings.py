@@ -113,6 +113,12 @@ class Settings(BaseSettings):
     orders_sweep_interval_s: float = Field(default=5.0, gt=0)
 
     max_upload_bytes: int = 5 * 1024**3
+    max_request_bytes: int = Field(default=2 * 1024**2, ge=1024, description="non-file bodies")
+    request_deadline_s: float = Field(default=60.0, gt=0, description="then 503 + Retry-After")
+    rate_quotes_per_minute: int = Field(default=1200, ge=1, description="per organisation")
+    rate_orders_per_minute: int = Field(default=600, ge=1, description="per organisation")
+    rate_downloads_per_minute: int = Field(default=120, ge=1, description="per organisation")
+    rate_queries_per_minute: int = Field(default=120, ge=1, description="per organisation")
     fault_injection: str = Field(default="", description="crash points to arm; off in production")
 
     audit_checkpoint_every: int = Field(default=1000, ge=1, description="sign after N records")

@@ -31,6 +31,7 @@ from vndx.stack import EmbeddedStack, StackConfig
 
 PURCHASE_SERVICES = ("catalog", "pricing", "orders", "access", "audit")
 MAX_EVENT_BYTES = 262_144
+RATE_QUOTES_PER_MINUTE = 200
 RETRYABLE = {409, 429, 500, 502, 503, 504}
 
 
@@ -157,6 +158,7 @@ def start_stack(data_dir: Path, services: Iterable[str] = PURCHASE_SERVICES) -> 
             "VNDX_GRANT_BUILD_POLL_INTERVAL_S": "0.2",
             "VNDX_LOG_FORMAT": "json",
             "VNDX_MAX_EVENT_BYTES": str(MAX_EVENT_BYTES),
+            "VNDX_RATE_QUOTES_PER_MINUTE": str(RATE_QUOTES_PER_MINUTE),
         }
     )
     stack = FaultyStack(config)
