@@ -1,7 +1,7 @@
 """Guards every service gets in front of its routes: body size, rate, deadline, outages.
 
 - Bodies: JSON and other small bodies above ``VNDX_MAX_REQUEST_BYTES`` get 413
-  (file uploads — CSV, Parquet, octet-stream — are capped at
+  (file uploads — CSV, Parquet, octet-stream, multipart — are capped at
   ``VNDX_MAX_UPLOAD_BYTES`` here and checked again by the route).
 - Rates: quotes, orders, download URLs and sandbox queries are limited per
   organisation (a token bucket per organisation and kind, in this process; the
@@ -32,7 +32,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.common.settings import Settings
 
-FILE_TYPES = ("text/csv", "application/octet-stream", "application/vnd.apache.parquet")
+FILE_TYPES = (
+    "text/csv",
+    "application/octet-stream",
+    "application/vnd.apache.parquet",
+    "multipart/form-data",  # the catalog and portal take uploads as multipart too
+)
 RETRY_AFTER_S = 5
 
 
