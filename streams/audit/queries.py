@@ -68,15 +68,19 @@ def _filtered(statement: Select[Any], wanted: RecordFilter) -> Select[Any]:
             pattern = f"{TYPE_PREFIX}%.{wanted.type}.v%"
             statement = statement.where(col(LedgerEntryRow.event_type).like(pattern))
     if wanted.since:
-        statement = statement.where(col(LedgerEntryRow.occurred_at) >= _naive_utc(wanted.since))
+        statement = statement.where(col(LedgerEntryRow.occurred_at) >= _utc(wanted.since))
     if wanted.until:
-        statement = statement.where(col(LedgerEntryRow.occurred_at) < _naive_utc(wanted.until))
+        statement = statement.where(col(LedgerEntryRow.occurred_at) < _utc(wanted.until))
     return statement
 
 
-def _naive_utc(moment: datetime) -> datetime:
-    # Stored as UTC; SQLite compares naive text, PostgreSQL accepts both.
-    return moment.astimezone(UTC).replace(tzinfo=None)
+MAX_SEQ = 2**63 - 1
+"""The largest sequence number a 64-bit column holds; cursors beyond it are refused."""
+
+
+def _utc(moment: datetime) -> datetime:
+    # The column type stores UTC and insists on aware values.
+    return moment.astimezone(UTC)
 
 
 def page_records(

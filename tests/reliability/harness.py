@@ -74,7 +74,7 @@ class FaultyStack(EmbeddedStack):
     def restart(self, service: str, faults: str | None = None) -> None:
         """Stop ``service`` politely and start it again, armed with ``faults`` if given."""
         with self.lock:
-            self.stop_service(service)
+            self.stop_service(service, timeout=5)
             if faults:
                 self.armed[service] = faults
             else:

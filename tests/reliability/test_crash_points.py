@@ -58,6 +58,9 @@ def _crash_while_buying(market: Market, orders: int, kills: int) -> None:
             if not supervisor.wait_for_kill(index - len(missed), timeout=90):
                 missed.append((service, point))
                 stack.restart(service)
+            print(
+                f"kill {index}/{len(schedule)}: {service} at {point}; {len(market.placed)} orders"
+            )
         done.set()
         buyer.join()
         until("the supervisor to finish restarting", lambda: not stack.dead(), 60)
@@ -83,6 +86,7 @@ def test_a_few_kills_lose_and_double_nothing(market: Market) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)
 def test_fifty_kills_over_a_thousand_orders(own_stack: FaultyStack, tmp_path: Path) -> None:
     market = Market(own_stack)
     market.publish(tmp_path)

@@ -18,7 +18,7 @@ from services.orders.statements import Statement, month_totals, provider_stateme
 
 router = APIRouter(prefix="/v1/statements")
 
-Month = Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM")]
+Month = Annotated[str, Query(pattern=r"^2\d{3}-(0[1-9]|1[0-2])$", description="YYYY-MM")]
 Reader = Annotated[Principal, Depends(caller_in("provider", "operator"))]
 Operator = Annotated[Principal, Depends(caller_in("operator"))]
 

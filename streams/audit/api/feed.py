@@ -21,7 +21,7 @@ from services.common.api import ApiError, current_principal
 from services.common.auth import Principal
 from services.common.db import transaction
 from streams.audit.api.deps import AuditContext, audit_context
-from streams.audit.queries import RecordFilter, page_records, record_view
+from streams.audit.queries import MAX_SEQ, RecordFilter, page_records, record_view
 from streams.audit.tables import LedgerEntryRow
 from streams.audit.watch import ALERT_TYPE
 
@@ -46,8 +46,10 @@ def _resume_point(last_event_id: str | None, after: int | None) -> int:
         raise ApiError(
             400, "invalid_request", "Last-Event-ID must be a record seq", field="Last-Event-ID"
         ) from exc
-    if value < -1:
-        raise ApiError(400, "invalid_request", "Last-Event-ID must be >= -1", field="Last-Event-ID")
+    if not -1 <= value <= MAX_SEQ:
+        raise ApiError(
+            400, "invalid_request", "Last-Event-ID must be a 64-bit seq", field="Last-Event-ID"
+        )
     return value
 
 
@@ -57,7 +59,7 @@ async def stream(
     caller: Annotated[Principal, Depends(current_principal)],
     context: Annotated[AuditContext, Depends(audit_context)],
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
-    after: Annotated[int | None, Query(ge=-1)] = None,
+    after: Annotated[int | None, Query(ge=-1, le=MAX_SEQ)] = None,
     limit: Annotated[int | None, Query(ge=1)] = None,
     type: str | None = None,
     grant: str | None = None,

@@ -14,7 +14,13 @@ from services.common.db import transaction
 from streams.audit import kpis
 from streams.audit.api.deps import AuditContext, audit_context
 from streams.audit.checkpoints import checkpoint_of_size, latest_checkpoint, list_checkpoints
-from streams.audit.queries import RecordFilter, page_records, record_view, visible_record
+from streams.audit.queries import (
+    MAX_SEQ,
+    RecordFilter,
+    page_records,
+    record_view,
+    visible_record,
+)
 from streams.ledger.checkpoint import Checkpoint, key_id, public_key_to_pem
 
 router = APIRouter(prefix="/v1")
@@ -44,7 +50,9 @@ def list_records(
     ] = None,
     since: datetime | None = None,
     until: datetime | None = None,
-    after: Annotated[int, Query(ge=-1, description="page cursor: records with seq > after")] = -1,
+    after: Annotated[
+        int, Query(ge=-1, le=MAX_SEQ, description="page cursor: records with seq > after")
+    ] = -1,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
 ) -> dict[str, Any]:
     """Page through the records the caller may see, oldest first."""
@@ -61,7 +69,9 @@ def list_records(
 
 
 @router.get("/audit/records/{seq}", tags=["audit"])
-def get_record(caller: Caller, context: Context, seq: Annotated[int, Path(ge=0)]) -> dict[str, Any]:
+def get_record(
+    caller: Caller, context: Context, seq: Annotated[int, Path(ge=0, le=MAX_SEQ)]
+) -> dict[str, Any]:
     with transaction(context.engine) as session:
         row = visible_record(session, caller, seq)
     if row is None:
@@ -73,8 +83,8 @@ def get_record(caller: Caller, context: Context, seq: Annotated[int, Path(ge=0)]
 def inclusion_proof(
     caller: Caller,
     context: Context,
-    seq: Annotated[int, Path(ge=0)],
-    tree_size: Annotated[int | None, Query(ge=1)] = None,
+    seq: Annotated[int, Path(ge=0, le=MAX_SEQ)],
+    tree_size: Annotated[int | None, Query(ge=1, le=MAX_SEQ)] = None,
 ) -> dict[str, Any]:
     """Inclusion proof of record `seq` in the tree of `tree_size` records.
 
@@ -111,8 +121,8 @@ def inclusion_proof(
 def consistency_proof(
     _caller: Caller,
     context: Context,
-    from_size: Annotated[int, Query(alias="from", ge=1)],
-    to_size: Annotated[int, Query(alias="to", ge=1)],
+    from_size: Annotated[int, Query(alias="from", ge=1, le=MAX_SEQ)],
+    to_size: Annotated[int, Query(alias="to", ge=1, le=MAX_SEQ)],
 ) -> dict[str, Any]:
     """Consistency proof between the trees of `from` and `to` records (e.g. two checkpoints)."""
     size = context.tree.sync()
@@ -149,7 +159,7 @@ def get_latest_checkpoint(_caller: Caller, context: Context) -> dict[str, Any]:
 def get_checkpoints(
     _caller: Caller,
     context: Context,
-    after_size: Annotated[int, Query(ge=-1)] = -1,
+    after_size: Annotated[int, Query(ge=-1, le=MAX_SEQ)] = -1,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = MAX_PAGE,
 ) -> dict[str, Any]:
     """Every checkpoint with tree size above `after_size`, smallest first."""
