@@ -50,8 +50,9 @@ test-unit: $(STAMP) ## unit tests only (nothing running)
 test-integration: $(STAMP) web-assets system-deps ## integration and end-to-end tests
 	$(VENV)/bin/pytest tests/integration tests/e2e -m "not slow" $(PYTEST_ARGS)
 
-test-reliability: $(STAMP) system-deps ## the full reliability suite (long)
+test-reliability: $(STAMP) web-assets system-deps ## the full reliability suite and every slow test (long)
 	$(VENV)/bin/pytest tests/reliability $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -m slow tests/integration tests/e2e $(PYTEST_ARGS)
 
 bench: $(STAMP) ## run every benchmark and print the figures
 	$(PY) -m tests.bench.run_all
