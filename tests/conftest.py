@@ -29,4 +29,7 @@ def adult_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def merkle_vectors_dir() -> Path:
-    return shared_dir() / "datasets" / "merkle-vectors"
+    path = shared_dir() / "datasets" / "merkle-vectors"
+    if not (path / "inclusion").is_dir():
+        pytest.fail(f"the Merkle test vectors are missing at {path}; set VNDX_SHARED_DIR")
+    return path

@@ -14,7 +14,6 @@ from streams.ledger.checkpoint import generate_private_key
 from streams.ledger.records import LedgerRecord
 
 START = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
-VECTORS = Path(__file__).resolve().parents[4] / "shared" / "datasets" / "merkle-vectors"
 
 EVENT_TYPES = (
     "vn.vndx.access.grant.issued.v1",
@@ -51,7 +50,5 @@ def record_factory() -> Callable[[int], LedgerRecord]:
 
 
 @pytest.fixture
-def vectors_dir() -> Path:
-    if not VECTORS.is_dir():
-        pytest.skip(f"shared test vectors not found at {VECTORS}")
-    return VECTORS
+def vectors_dir(merkle_vectors_dir: Path) -> Path:
+    return merkle_vectors_dir
