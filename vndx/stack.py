@@ -127,6 +127,7 @@ class EmbeddedStack:
             "data_dir": self.data_dir,
             "kafka_bootstrap": self.tansu.bootstrap_servers,
             "s3_endpoint": self.s3.endpoint,
+            "iri_base": self.url("catalog"),
         }
         for name in (s.name for s in SERVICES):
             values[f"{name}_url"] = self.url(name)

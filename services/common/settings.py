@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     service_name: str = "vndx"
     data_dir: Path = Path(".vndx")
     public_base_url: str = "http://127.0.0.1:8101"
+    #: Base of the exchange's public IRIs (DCAT export, ODRL policies); the same in every
+    #: service, because orders and access rebuild the policy catalog serves.
+    iri_base: str = "http://127.0.0.1:8101"
 
     host: str = "127.0.0.1"
     port: int = 8101

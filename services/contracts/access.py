@@ -45,6 +45,9 @@ class GrantIssued(_GrantEvent):
     privacy: PrivacyFigures
     rows: int
     objects: list[str]
+    #: RFC 8785 SHA-256 of the grant's ODRL agreement, so the ledger proves what was agreed.
+    agreement_sha256: str | None = None
+    purpose: str | None = None
 
 
 @register
@@ -96,3 +99,23 @@ class GrantRenewed(_GrantEvent):
 
     order_id: str
     expires_at: AwareDatetime
+
+
+@register
+class GrantTerminated(_GrantEvent):
+    """Access ended early: for breach, by legal order, or by the buyer.
+
+    Orders reverses the settlement by ``refund`` ("none", "pro_rata", "full"); for
+    pro rata the refunded share is ``remaining_seconds / period_seconds`` of the total.
+    """
+
+    event_type = "vn.vndx.access.grant.terminated.v1"
+
+    order_id: str
+    publisher_org: str
+    by_org: str
+    by_role: str
+    reason: str
+    refund: str
+    remaining_seconds: int
+    period_seconds: int

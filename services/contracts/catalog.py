@@ -15,6 +15,27 @@ from services.contracts.topics import CATALOG_LISTINGS, CATALOG_ORGANISATIONS
 
 Classification = Literal["direct_identifier", "quasi_identifier", "sensitive", "attribute"]
 Product = Literal["download", "sandbox"]
+#: The controlled list of purposes a listing may allow and a buyer must declare.
+Purpose = Literal[
+    "research",
+    "statistics",
+    "public_service",
+    "product_development",
+    "commercial_analytics",
+    "journalism",
+    "education",
+]
+ALL_PURPOSES: tuple[Purpose, ...] = (
+    "research",
+    "statistics",
+    "public_service",
+    "product_development",
+    "commercial_analytics",
+    "journalism",
+    "education",
+)
+#: ``automatic``: a paid order is fulfilled at once; ``provider``: the publisher decides first.
+ApprovalMode = Literal["automatic", "provider"]
 
 
 class ColumnFacts(BaseModel):
@@ -61,6 +82,14 @@ class ListingSnapshot(BaseModel):
     list_price: int | None
     columns: list[ColumnFacts]
     latest_version: VersionFacts | None
+    allowed_purposes: list[Purpose] = list(ALL_PURPOSES)
+    approval: ApprovalMode = "automatic"
+    #: Raises the policy's k for this listing's extracts (never lowers it).
+    min_k: int | None = None
+    #: Smallest group a sandbox aggregate may report (the usage policy's limit); None: k.
+    min_group_size: int | None = None
+    #: Whether a buyer may end its grant early against a pro-rata refund.
+    buyer_may_terminate: bool = True
 
 
 class _ListingEvent(EventPayload):

@@ -32,6 +32,11 @@ class OrderPlaced(_OrderEvent):
     total: int
     currency: str
     placed_at: AwareDatetime
+    purpose: str | None = None
+    justification: str | None = None
+    #: RFC 8785 SHA-256 of the usage policy (ODRL offer) the buyer accepted.
+    policy_sha256: str | None = None
+    approval: str = "automatic"
 
 
 @register
@@ -52,6 +57,8 @@ class OrderPaid(_OrderEvent):
     paid_at: AwareDatetime
     renews_grant_id: str | None = None
     purpose: str | None = None
+    justification: str | None = None
+    policy_sha256: str | None = None
 
 
 @register
@@ -81,3 +88,38 @@ class OrderFulfilled(_OrderEvent):
     event_type = "vn.vndx.orders.order.fulfilled.v1"
 
     grant_id: str
+
+
+@register
+class OrderAwaitingApproval(_OrderEvent):
+    """A purpose-bound request waits for the publishing organisation's decision."""
+
+    event_type = "vn.vndx.orders.order.awaiting_approval.v1"
+
+    publisher_org: str
+    purpose: str | None
+    justification: str | None
+    decide_by: AwareDatetime
+
+
+@register
+class OrderApproved(_OrderEvent):
+    """The publisher approved the request; the order now awaits payment."""
+
+    event_type = "vn.vndx.orders.order.approved.v1"
+
+    publisher_org: str
+    by_org: str
+    note: str
+
+
+@register
+class OrderRejected(_OrderEvent):
+    """The publisher rejected the request, or its deadline passed (``automatic``)."""
+
+    event_type = "vn.vndx.orders.order.rejected.v1"
+
+    publisher_org: str
+    by_org: str | None
+    note: str
+    automatic: bool = False

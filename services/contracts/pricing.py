@@ -43,6 +43,7 @@ class QuoteIssued(EventPayload):
     policy_version: str
     expires_at: AwareDatetime
     purpose: str | None = None
+    justification: str | None = None
 
     def aggregate_id(self) -> str:
         return self.quote_id

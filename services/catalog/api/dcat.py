@@ -6,6 +6,7 @@ from typing import Any
 
 from services.catalog.domain.model import Listing
 from services.catalog.domain.reference import PROVINCES, THEMES
+from services.common.usage_policy import listing_iri, version_iri
 
 CONTEXT = {
     "dcat": "http://www.w3.org/ns/dcat#",
@@ -14,14 +15,6 @@ CONTEXT = {
     "xsd": "http://www.w3.org/2001/XMLSchema#",
     "vndx": "https://vndx.gov.vn/ns#",
 }
-
-
-def listing_iri(base_url: str, listing_id: str) -> str:
-    return f"{base_url.rstrip('/')}/v1/listings/{listing_id}"
-
-
-def version_iri(base_url: str, listing_id: str, version: int) -> str:
-    return f"{listing_iri(base_url, listing_id)}/versions/{version}"
 
 
 def dataset(listing: Listing, base_url: str) -> dict[str, Any]:

@@ -273,7 +273,7 @@ async def get_organisation(code: str, principal: Viewer, request: Request) -> Or
 async def export_catalog(request: Request) -> dict[str, Any]:
     """The published catalog as DCAT-AP JSON-LD."""
     listings = await _run(handlers.published_listings, _ctx(request))
-    return catalog_document(listings, _settings(request).public_base_url)
+    return catalog_document(listings, _settings(request).iri_base)
 
 
 @router.get("/vocabulary", response_model=Vocabulary, tags=["catalog"])
