@@ -31,7 +31,7 @@ from services.access.adapters.sql_policy import CheckedQuery, QueryRefused, chec
 from services.access.domain import AnonymisationFailed, PrivacyTargets, derive_grant_key
 from services.access.domain.grant import Grant, GrantError, MeasuredPrivacy
 from services.access.domain.listing_rules import plan_from_columns
-from services.common.db import transaction
+from services.common.db import exclusive_claim, transaction
 from services.common.outbox import add_event
 from services.common.settings import Settings
 from services.contracts import access as events
@@ -179,11 +179,15 @@ def build_pending(ctx: AccessContext) -> int:
     """Build every pending grant whose listing version is known; return how many settled."""
     settled = 0
     for grant_id in pending_grant_ids(ctx):
-        try:
-            settled += build_grant(ctx, grant_id)
-        except Exception:
-            log.warning("building grant %s failed; will retry", grant_id, exc_info=True)
-            _count_attempt(ctx, grant_id)
+        # Replicas share one database: whoever claims a grant builds it, the others move on.
+        with exclusive_claim(ctx.engine, f"access.build:{grant_id}") as mine:
+            if not mine:
+                continue
+            try:
+                settled += build_grant(ctx, grant_id)
+            except Exception:
+                log.warning("building grant %s failed; will retry", grant_id, exc_info=True)
+                _count_attempt(ctx, grant_id)
     return settled
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, Table, event
+from sqlalchemy import Engine, Table, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 from sqlmodel import Session, SQLModel, create_engine
@@ -66,3 +67,28 @@ def transaction(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+@contextmanager
+def exclusive_claim(engine: Engine, key: str) -> Iterator[bool]:
+    """Whether this process holds ``key`` until the block ends (one worker among replicas).
+
+    On PostgreSQL a session advisory lock, released at the end or when the process dies
+    (its connection drops), so replicas of a service share slow work without doing it
+    twice. An SQLite database belongs to a single process: the claim always succeeds.
+    """
+    if is_sqlite(engine):
+        yield True
+        return
+    lock_id = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
+    with engine.connect() as connection:
+        held = bool(
+            connection.execute(text("SELECT pg_try_advisory_lock(:id)"), {"id": lock_id}).scalar()
+        )
+        connection.commit()
+        try:
+            yield held
+        finally:
+            if held:
+                connection.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": lock_id})
+                connection.commit()
