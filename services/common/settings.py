@@ -116,6 +116,10 @@ class Settings(BaseSettings):
     orders_sweep_interval_s: float = Field(default=5.0, gt=0)
 
     max_upload_bytes: int = 5 * 1024**3
+    #: Catalog's personal-data scan: a kind in more than this share of a column's sampled
+    #: non-empty values is a finding; the sample is this many rows drawn from the whole file.
+    inspection_threshold: float = Field(default=0.2, gt=0, lt=1)
+    inspection_sample_rows: int = Field(default=100_000, ge=1_000)
     max_request_bytes: int = Field(default=2 * 1024**2, ge=1024, description="non-file bodies")
     request_deadline_s: float = Field(default=60.0, gt=0, description="then 503 + Retry-After")
     rate_quotes_per_minute: int = Field(default=1200, ge=1, description="per organisation")
