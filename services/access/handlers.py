@@ -32,6 +32,7 @@ from services.access.domain import AnonymisationFailed, PrivacyTargets, derive_g
 from services.access.domain.grant import Grant, GrantError, MeasuredPrivacy
 from services.access.domain.listing_rules import plan_from_columns
 from services.common.db import exclusive_claim, transaction
+from services.common.observability import EXTRACT_BUILD_SECONDS
 from services.common.outbox import add_event
 from services.common.settings import Settings
 from services.contracts import access as events
@@ -208,14 +209,15 @@ def build_grant(ctx: AccessContext, grant_id: str) -> bool:
     master = ctx.settings.pseudonym_master_key.get_secret_value().encode()
     try:
         plan = plan_from_columns(json.loads(version.columns_json))
-        built = ctx.extracts.build(
-            grant_id,
-            version.object_key,
-            version.format,
-            plan,
-            ctx.targets(),
-            derive_grant_key(master, grant_id),
-        )
+        with EXTRACT_BUILD_SECONDS.time():
+            built = ctx.extracts.build(
+                grant_id,
+                version.object_key,
+                version.format,
+                plan,
+                ctx.targets(),
+                derive_grant_key(master, grant_id),
+            )
     except AnonymisationFailed as exc:
         _fail(ctx, grant_id, f"{exc.reason}: {exc.detail}")
         return True

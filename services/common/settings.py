@@ -114,6 +114,9 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     order_payment_deadline_s: int = Field(default=3 * 24 * 3600, ge=60)
     orders_sweep_interval_s: float = Field(default=5.0, gt=0)
+    order_approval_working_days: int = Field(
+        default=5, ge=1, description="a publisher's time to approve a request (Mon-Fri)"
+    )
 
     max_upload_bytes: int = 5 * 1024**3
     #: Catalog's personal-data scan: a kind in more than this share of a column's sampled
