@@ -55,15 +55,12 @@ def access_settings(
     return settings.model_copy(update=values)
 
 
-class Exchange:
-    """Drives one access app and plays the catalog and orders around it."""
+class ServicesAround:
+    """Plays the catalog and orders around access: their events, the raw file."""
 
-    def __init__(self, client: TestClient, auth: Headers, tmp: Path) -> None:
-        self.client = client
-        self.auth = auth
-        self.tmp = tmp
-        self.settings: Settings = client.app.state.settings  # type: ignore[attr-defined]
-        self.store = ObjectStore.from_settings(self.settings)
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.store = ObjectStore.from_settings(settings)
 
     def emit(self, *payloads: EventPayload, envelope: Envelope | None = None) -> Envelope:
         """Publish events as their owning service's outbox relay would."""
@@ -155,6 +152,16 @@ class Exchange:
             paid_at=datetime.now(UTC),
             renews_grant_id=renews,
         )
+
+
+class Exchange(ServicesAround):
+    """Drives one access app and plays the catalog and orders around it."""
+
+    def __init__(self, client: TestClient, auth: Headers, tmp: Path) -> None:
+        super().__init__(client.app.state.settings)  # type: ignore[attr-defined]
+        self.client = client
+        self.auth = auth
+        self.tmp = tmp
 
     def grant_for(self, order: OrderPaid, timeout_s: float = 120.0) -> dict[str, Any]:
         """Wait until the order's grant is settled (issued or failed)."""
