@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
-from services.access import handlers
+from services.access import handlers, listing_terms
 from services.common.kafka import Handler
 from services.common.runtime import ConsumerSpec
 from services.contracts import catalog, orders
@@ -28,6 +28,7 @@ LISTING_EVENTS = (
 def on_listing(session: Session, _: Envelope, payload: EventPayload) -> None:
     assert isinstance(payload, LISTING_EVENTS)
     handlers.remember_listing(session, payload.listing)
+    listing_terms.remember_terms(session, payload.listing)
 
 
 def on_order_paid(session: Session, _: Envelope, payload: EventPayload) -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlmodel import Session, col, func, select
 
+from services.access import listing_terms
 from services.access.adapters.extracts import ExtractStore, extract_key
 from services.access.adapters.orm import (
     DownloadUrlRow,
@@ -141,6 +142,7 @@ def open_grant(session: Session, paid: OrderPaid, now: datetime | None = None) -
         created_at=now,
     )
     repo.save(grant)
+    listing_terms.remember_order(session, grant.id, paid)
 
 
 def _renew(session: Session, paid: OrderPaid, now: datetime) -> bool:
@@ -200,6 +202,7 @@ def build_grant(ctx: AccessContext, grant_id: str) -> bool:
             return False
         grant = to_grant(row)
         version = session.get(ListingVersionRow, (grant.listing_id, grant.listing_version))
+        targets = listing_terms.targets_for(session, grant.listing_id, ctx.targets())
     if version is None:
         waited = (_now() - grant.created_at).total_seconds()
         if waited < ctx.settings.grant_listing_wait_s:
@@ -215,7 +218,7 @@ def build_grant(ctx: AccessContext, grant_id: str) -> bool:
                 version.object_key,
                 version.format,
                 plan,
-                ctx.targets(),
+                targets,
                 derive_grant_key(master, grant_id),
             )
     except AnonymisationFailed as exc:
@@ -237,13 +240,14 @@ def build_grant(ctx: AccessContext, grant_id: str) -> bool:
             grant = to_grant(row)
             grant.issue(privacy, built.result.rows_out, built.objects, _now())
             repo.save(grant, row)
-            add_event(session, _issued_event(grant), source=SOURCE)
+            agreed = listing_terms.make_agreement(session, grant, ctx.settings.iri_base)
+            add_event(session, _issued_event(grant, agreed), source=SOURCE)
             issued = True
     ctx.wake_relay()
     return issued
 
 
-def _issued_event(grant: Grant) -> events.GrantIssued:
+def _issued_event(grant: Grant, agreed: listing_terms.MadeAgreement) -> events.GrantIssued:
     assert grant.privacy and grant.issued_at and grant.expires_at and grant.rows is not None
     return events.GrantIssued(
         grant_id=grant.id,
@@ -258,6 +262,8 @@ def _issued_event(grant: Grant) -> events.GrantIssued:
         privacy=events.PrivacyFigures(**grant.privacy.__dict__),
         rows=grant.rows,
         objects=grant.objects,
+        agreement_sha256=agreed.sha256,
+        purpose=agreed.purpose,
     )
 
 
@@ -379,9 +385,10 @@ def run_sandbox_query(
         if grant.buyer_org != caller.org:
             raise NotFound(grant_id)
         grant.check_usable(now, "sandbox")
+        threshold = listing_terms.sandbox_threshold(session, grant.listing_id, ctx.targets())
     try:
         checked = check_query(sql)
-        result = _run_checked(ctx, grant_id, checked)
+        result = _run_checked(ctx, grant_id, checked, threshold)
     except QueryRefused as exc:
         _audit_query(ctx, caller, grant, sql, refused=str(exc))
         raise SandboxRefusal("query_refused", str(exc)) from exc
@@ -392,14 +399,25 @@ def run_sandbox_query(
     return result
 
 
-def _run_checked(ctx: AccessContext, grant_id: str, checked: CheckedQuery) -> QueryResult:
+def sandbox_threshold(ctx: AccessContext, grant_id: str) -> int:
+    """Fewest rows behind a sandbox aggregate of this grant (k, or the policy's minimum)."""
+    with transaction(ctx.engine) as session:
+        row = GrantRepository(session).row(grant_id)
+        if row is None:
+            return ctx.targets().k
+        return listing_terms.sandbox_threshold(session, row.listing_id, ctx.targets())
+
+
+def _run_checked(
+    ctx: AccessContext, grant_id: str, checked: CheckedQuery, threshold: int
+) -> QueryResult:
     folder = Path(tempfile.mkdtemp(prefix=f"query-{grant_id}-"))
     try:
         parquet = ctx.extracts.fetch_parquet(grant_id, folder)
         return run_query(
             parquet,
             checked,
-            k=ctx.settings.grant_default_k,
+            k=threshold,
             timeout_s=ctx.settings.sandbox_timeout_s,
             max_rows=ctx.settings.sandbox_max_rows,
         )
@@ -499,7 +517,7 @@ def purge_closed(ctx: AccessContext) -> int:
     """Delete the extract objects of closed (or failed) grants not yet purged."""
     with transaction(ctx.engine) as session:
         ids = GrantRepository(session).ids_where(
-            col(GrantRow.status).in_(("revoked", "expired", "failed")),
+            col(GrantRow.status).in_(("revoked", "expired", "terminated", "failed")),
             col(GrantRow.purged_at).is_(None),
             limit=500,
         )

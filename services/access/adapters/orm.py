@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Column, DateTime, Table, func
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from services.access.adapters.terms_orm import TERMS_TABLES
 from services.access.domain.grant import Grant, MeasuredPrivacy
 
 
@@ -83,6 +84,7 @@ ACCESS_TABLES: list[Table] = [
     ListingVersionRow.__table__,  # type: ignore[attr-defined]
     GrantRow.__table__,  # type: ignore[attr-defined]
     DownloadUrlRow.__table__,  # type: ignore[attr-defined]
+    *TERMS_TABLES,
 ]
 
 

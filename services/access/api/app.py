@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from services.access import handlers
 from services.access.adapters.extracts import ExtractStore
 from services.access.adapters.orm import ACCESS_TABLES
+from services.access.api.agreement_routes import router as agreement_router
 from services.access.api.routes import router
 from services.access.consumers import consumer_specs
 from services.common.api import install_error_handlers, install_health
@@ -97,4 +98,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     install_health(app, runtime.readiness_checks(store))
     app.include_router(router)
+    app.include_router(agreement_router)
     return app

@@ -104,7 +104,7 @@ async def query(grant_id: str, body: QueryIn, principal: Anyone, request: Reques
         suppressed_cells=result.suppressed_cells,
         suppressed_groups=result.suppressed_groups,
         truncated=result.truncated,
-        k=ctx.settings.grant_default_k,
+        k=await asyncio.to_thread(handlers.sandbox_threshold, ctx, grant_id),
     )
 
 
