@@ -13,7 +13,8 @@ from services.catalog.domain.model import (
     ListingMetadata,
     TemporalCoverage,
 )
-from services.catalog.domain.reference import PROVINCES, THEMES
+from services.catalog.domain.reference import PROVINCES, PURPOSES, THEMES
+from services.contracts.catalog import ApprovalMode, Purpose
 
 
 class ListingIn(ListingMetadata):
@@ -97,6 +98,11 @@ class ListingOut(BaseModel):
     licence: str
     products: list[str]
     list_price: int | None
+    allowed_purposes: list[Purpose]
+    approval: ApprovalMode
+    min_k: int | None
+    min_group_size: int | None
+    buyer_may_terminate: bool
     columns: list[Column]
     versions: list[VersionOut]
     latest_version: int | None
@@ -129,6 +135,11 @@ class ListingOut(BaseModel):
             licence=meta.licence,
             products=list(meta.products),
             list_price=meta.list_price,
+            allowed_purposes=list(meta.allowed_purposes),
+            approval=meta.approval,
+            min_k=meta.min_k,
+            min_group_size=meta.min_group_size,
+            buyer_may_terminate=meta.buyer_may_terminate,
             columns=list(listing.schema_.columns),
             versions=[
                 VersionOut.model_validate(
@@ -161,12 +172,14 @@ class ListingPage(BaseModel):
 class Vocabulary(BaseModel):
     themes: dict[str, dict[str, str]]
     provinces: dict[str, str]
+    purposes: dict[str, dict[str, str]]
 
     @classmethod
     def current(cls) -> Vocabulary:
         return cls(
             themes={code: {"vi": vi, "en": en} for code, (vi, en) in THEMES.items()},
             provinces=dict(PROVINCES),
+            purposes={code: {"vi": vi, "en": en} for code, (vi, en) in PURPOSES.items()},
         )
 
 
