@@ -45,6 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await ctx.writer.stop()
             await runtime.stop()
 
     app = FastAPI(

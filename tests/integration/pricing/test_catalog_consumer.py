@@ -61,8 +61,8 @@ def test_a_new_version_is_valued_and_quotes_default_to_it(
     pricing: TestClient, auth: Headers
 ) -> None:
     settings = pricing.app.state.settings  # type: ignore[attr-defined]
-    first = snapshot(row_count=10_000)
-    second = snapshot(first.listing_id, version=2, row_count=900_000)
+    first = snapshot(row_count=10_000, sensitive=False)
+    second = snapshot(first.listing_id, version=2, row_count=900_000, sensitive=False)
     publish(
         settings,
         wrap(ListingPublished(listing=first)),
@@ -74,7 +74,12 @@ def test_a_new_version_is_valued_and_quotes_default_to_it(
     by_version = {r.version: r for r in valuations(pricing, first.listing_id)}
     assert by_version[2].dataset_value > by_version[1].dataset_value
 
-    body = {"listing_id": first.listing_id, "product": "download", "duration_days": 30}
+    body = {
+        "listing_id": first.listing_id,
+        "product": "download",
+        "duration_days": 30,
+        "purpose": "research",
+    }
     latest = pricing.post("/v1/quotes", json=body, headers=auth("startup-a"))
     older = pricing.post("/v1/quotes", json={**body, "version": 1}, headers=auth("startup-a"))
     assert latest.status_code == older.status_code == 201, latest.text
@@ -108,7 +113,12 @@ def test_a_retired_listing_takes_no_new_quotes(pricing: TestClient, auth: Header
     wait_for(retired)
     response = pricing.post(
         "/v1/quotes",
-        json={"listing_id": live.listing_id, "product": "download", "duration_days": 30},
+        json={
+            "listing_id": live.listing_id,
+            "product": "download",
+            "duration_days": 30,
+            "purpose": "research",
+        },
         headers=auth("startup-a"),
     )
     assert response.status_code == 409
@@ -124,7 +134,12 @@ def test_a_draft_listing_is_unknown_to_buyers(pricing: TestClient, auth: Headers
     wait_for(lambda: valuations(pricing, draft.listing_id))
     response = pricing.post(
         "/v1/quotes",
-        json={"listing_id": draft.listing_id, "product": "download", "duration_days": 30},
+        json={
+            "listing_id": draft.listing_id,
+            "product": "download",
+            "duration_days": 30,
+            "purpose": "research",
+        },
         headers=auth("startup-a"),
     )
     assert response.status_code == 404
