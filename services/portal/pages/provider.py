@@ -36,6 +36,7 @@ from services.portal.web import (
 
 router = APIRouter(prefix="/provider")
 CHUNK = 1024 * 1024
+LISTINGS_PAGE = 25
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
@@ -76,12 +77,24 @@ def _values_of(listing: dict[str, Any]) -> dict[str, Any]:
 
 
 @router.get("/listings", response_class=HTMLResponse)
-async def my_listings(request: Request) -> Response:
+async def my_listings(
+    request: Request, page: Annotated[int, Query(ge=1, le=10_000)] = 1
+) -> Response:
     session = require_role(request, "provider")
-    page = await portal_of(request).backends.get(
-        "catalog", "/v1/listings/mine", params={"page_size": 100}, token=session.token
+    found = await portal_of(request).backends.get(
+        "catalog",
+        "/v1/listings/mine",
+        params={"page": page, "page_size": LISTINGS_PAGE},
+        token=session.token,
     )
-    return render(request, "provider/listings.html", listings=page["items"])
+    # The catalog's total counts this page only, so "next" is offered after a full page.
+    return render(
+        request,
+        "provider/listings.html",
+        listings=found["items"],
+        page=page,
+        has_next=len(found["items"]) == LISTINGS_PAGE,
+    )
 
 
 @router.get("/listings/new", response_class=HTMLResponse)
@@ -260,3 +273,49 @@ async def statement_csv(
             "Content-Disposition": f'attachment; filename="statement-{session.org}-{month}.csv"'
         },
     )
+
+
+@router.get("/requests", response_class=HTMLResponse)
+async def pending_requests(
+    request: Request, page: Annotated[int, Query(ge=1, le=10_000)] = 1
+) -> Response:
+    """Purpose-bound requests for the provider's listings that wait for its decision."""
+    session = require_role(request, "provider")
+    found = await portal_of(request).backends.get(
+        "orders",
+        "/v1/orders",
+        params={"status": "awaiting_approval", "page": page, "page_size": LISTINGS_PAGE},
+        token=session.token,
+    )
+    pages = max(1, -(-int(found["total"]) // int(found["page_size"])))
+    return render(request, "provider/requests.html", orders=found["items"], page=page, pages=pages)
+
+
+@router.post("/requests/{order_id}", response_class=HTMLResponse)
+async def decide_request(request: Request, order_id: str) -> Response:
+    """Approve or reject one request, with a note the buyer reads."""
+    session = require_role(request, "provider")
+    form = await checked_form(request)
+    decision = str(form.get("decision", ""))
+    note = str(form.get("note", "")).strip()
+    if decision not in ("approve", "reject"):
+        flash(request, gettext(request, "Choose to approve or to reject."), "error")
+        return redirect("/provider/requests")
+    try:
+        await portal_of(request).backends.post(
+            "orders",
+            f"/v1/orders/{order_id}/approval",
+            json={"decision": decision, "note": note},
+            token=session.token,
+        )
+        flash(
+            request,
+            gettext(request, "Approved: the buyer can now pay.")
+            if decision == "approve"
+            else gettext(request, "Rejected: the buyer sees your note."),
+        )
+    except BackendError as exc:
+        if exc.status >= 500 or exc.status in (401, 404):
+            raise
+        flash(request, gettext(request, "Not decided:") + " " + exc.message, "error")
+    return redirect("/provider/requests")
