@@ -136,6 +136,11 @@ class Settings(BaseSettings):
     audit_watch_downloads_per_hour: int = Field(default=20, ge=1)
     audit_watch_refused_queries_per_hour: int = Field(default=5, ge=1)
     audit_watch_clients_per_hour: int = Field(default=3, ge=1)
+    audit_batch_max: int = Field(default=200, ge=1, description="events per ledger transaction")
+    audit_batch_within_s: float = Field(default=0.05, gt=0, description="wait to fill a batch")
+    audit_session_timeout_s: float = Field(
+        default=6.0, ge=1, description="faust group session; Tansu's first join takes half"
+    )
 
     session_secret: SecretStr = SecretStr(DEV_SECRET_PLACEHOLDER)
     oidc_issuer: str | None = Field(default=None, description="portal sign-in; dev page if unset")
