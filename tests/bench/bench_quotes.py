@@ -1,4 +1,6 @@
-"""Quotes per second in process: price + make_quote + sign (and, separately, verify).
+"""Quotes per second in process: the reference path (price + make_quote + sign, three
+pydantic validations) beside the service's path (`QuoteIssuer.issue`: memoised pricing,
+pre-encoded RFC 8785 fragments, one signature), with its memo hit and missed; and verify.
 
 Run: .venv/bin/python tests/bench/bench_quotes.py [--seconds 5]
 Prints figures; asserts nothing about speed.
@@ -20,6 +22,7 @@ from services.pricing.domain import (
     BuyerProfile,
     DatasetFacts,
     Product,
+    QuoteIssuer,
     QuoteSigner,
     Segment,
     SignedQuote,
@@ -95,11 +98,26 @@ def main() -> None:
     def price_and_sign(i: int) -> object:
         facts, product, days, buyer = cases[i % len(cases)]
         priced = price(policy, facts, product, days, buyer, NOW)
-        quote = make_quote(priced, purpose="benchmark", justification="benchmark")
+        quote = make_quote(priced, purpose="research", justification="b")
         signed = signer.sign(quote)
         if len(signed_samples) < 500:
             signed_samples.append(signed)
         return signed
+
+    issuer = QuoteIssuer(signer)
+    forgetful = QuoteIssuer(signer, capacity=0)
+
+    def service_path(i: int) -> object:
+        facts, product, days, buyer = cases[i % len(cases)]
+        return issuer.issue(
+            policy, facts, product, days, buyer, NOW, purpose="research", justification="b"
+        )
+
+    def service_path_memo_missed(i: int) -> object:
+        facts, product, days, buyer = cases[i % len(cases)]
+        return forgetful.issue(
+            policy, facts, product, days, buyer, NOW, purpose="research", justification="b"
+        )
 
     def parse_and_verify(i: int) -> object:
         text = signed_texts[i % len(signed_texts)]
@@ -113,7 +131,9 @@ def main() -> None:
     results.add_column("µs each", justify="right")
     for label, operation in (
         ("price", price_only),
-        ("price + make_quote + sign", price_and_sign),
+        ("reference: price + make_quote + sign", price_and_sign),
+        ("service: QuoteIssuer.issue (signed JSON)", service_path),
+        ("service: QuoteIssuer.issue, memo missed", service_path_memo_missed),
     ):
         count, per_second = rate(operation, seconds)
         results.add_row(label, f"{count:,}", f"{per_second:,.0f}", f"{1e6 / per_second:,.0f}")
