@@ -150,7 +150,9 @@ async def place_order(request: Request) -> Response:
             headers={"Idempotency-Key": f"portal-{quote_id}-{accepted[:16]}"},
         )
     except BackendError as exc:
-        if exc.status != 409 or exc.field not in ("accept_policy", "policy"):
+        if exc.status != 409 or (
+            exc.code != "policy_not_accepted" and exc.field != "accept_policy"
+        ):
             raise
         message = gettext(
             request,

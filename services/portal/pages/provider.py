@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse
 from starlette.datastructures import UploadFile
 
+from services.contracts.catalog import ALL_PURPOSES
 from services.portal.backends import BackendError
 from services.portal.listing_form import (
     CLASSIFICATIONS,
@@ -65,6 +66,7 @@ async def _form_page(
         column_types=COLUMN_TYPES,
         classifications=CLASSIFICATIONS,
         products=PRODUCTS,
+        purpose_codes=ALL_PURPOSES,
     )
 
 
@@ -113,7 +115,7 @@ async def _save(request: Request, listing: dict[str, Any] | None) -> Response:
     form = await checked_form(request)
     label = _line_label(request)
     errors = FieldErrors()
-    body = listing_body(form, errors, label)
+    body = listing_body(form, errors, label, gettext(request, "Enter a whole number."))
     source = str(form.get("columns", ""))
     values = {**body, "keywords": str(form.get("keywords", "")), "columns": source}
     if listing is not None and listing.get("versions"):
@@ -283,8 +285,8 @@ async def pending_requests(
     session = require_role(request, "provider")
     found = await portal_of(request).backends.get(
         "orders",
-        "/v1/orders",
-        params={"status": "awaiting_approval", "page": page, "page_size": LISTINGS_PAGE},
+        "/v1/approvals",
+        params={"state": "pending", "page": page, "page_size": LISTINGS_PAGE},
         token=session.token,
     )
     pages = max(1, -(-int(found["total"]) // int(found["page_size"])))

@@ -16,6 +16,7 @@ from services.portal.web import Portal, gettext, portal_of, render, session_of, 
 router = APIRouter()
 PAGE_SIZE = 20
 VOCABULARY_TTL_S = 300.0
+SYNTHETIC_ROWS = 10
 
 
 async def vocabulary(portal: Portal) -> dict[str, Any]:
@@ -110,7 +111,10 @@ async def listing_view(
             return None, None
         try:
             found: dict[str, Any] = await portal.backends.get(
-                "access", f"/v1/listings/{listing_id}/preview", token=token
+                "access",
+                f"/v1/listings/{listing_id}/preview",
+                params={"synthetic_rows": SYNTHETIC_ROWS},
+                token=token,
             )
         except BackendError as exc:
             if exc.status == 401:

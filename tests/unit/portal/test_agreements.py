@@ -53,9 +53,16 @@ def _order(status: str, **overrides: Any) -> dict[str, Any]:
         "payment": {"provider": "local", "reference": "INV-2026-0007", "deadline": NOW},
         "grant_id": None,
         "reason": None,
-        "approval": "provider",
-        "decide_by": NOW,
-        "decision_note": None,
+        "approval_mode": "provider",
+        "approval": {
+            "decide_by": NOW,
+            "decision": None,
+            "decided_at": None,
+            "decided_by": None,
+            "automatic": False,
+            "note": None,
+        },
+        "refund": None,
     }
     value.update(overrides)
     return value
@@ -207,9 +214,7 @@ def test_a_changed_policy_asks_the_buyer_to_read_it_again(
     client: TestClient, apis: FakeApis
 ) -> None:
     apis.answer("GET", "pricing", "/v1/quotes/q-1", _quote())
-    apis.refuse(
-        "POST", "orders", "/v1/orders", 409, code="conflict", message="x", field="accept_policy"
-    )
+    apis.refuse("POST", "orders", "/v1/orders", 409, code="policy_not_accepted", message="x")
     sign_in(client, "startup-a", "buyer")
     token = csrf_of(client.get("/quotes/q-1").text)
     page = client.post(
@@ -237,11 +242,16 @@ def test_an_order_awaiting_approval_shows_no_payment_then_the_rejection_note(
         "GET",
         "orders",
         "/v1/orders/o-1",
-        _order("rejected", decision_note="Journalism is not covered"),
+        _order("rejected", approval={"decision": "rejected", "note": "Journalism is not covered"}),
     )
     rejected = client.get("/orders/o-1/status?lang=en").text
     assert "Journalism is not covered" in rejected and "hx-trigger" not in rejected
-    apis.answer("GET", "orders", "/v1/orders/o-1", _order("awaiting_payment", decision_note="Fine"))
+    apis.answer(
+        "GET",
+        "orders",
+        "/v1/orders/o-1",
+        _order("awaiting_payment", approval={"decision": "approved", "note": "Fine"}),
+    )
     approved = client.get("/orders/o-1/status?lang=en").text
     assert "INV-2026-0007" in approved and "Fine" in approved
 
@@ -258,7 +268,7 @@ def test_a_stripe_order_links_to_the_checkout_page(client: TestClient, apis: Fak
         "GET",
         "orders",
         "/v1/orders/o-1",
-        _order("awaiting_payment", approval="automatic", payment=payment),
+        _order("awaiting_payment", approval_mode="automatic", approval=None, payment=payment),
     )
     page = client.get("/orders/o-1?lang=en").text
     assert (
@@ -271,13 +281,16 @@ def test_a_provider_approves_a_pending_request_with_a_note(
 ) -> None:
     pending = _order("awaiting_approval", buyer_org="startup-a", justification="Lending model")
     apis.answer(
-        "GET", "orders", "/v1/orders", {"items": [pending], "page": 1, "page_size": 25, "total": 1}
+        "GET",
+        "orders",
+        "/v1/approvals",
+        {"items": [pending], "page": 1, "page_size": 25, "total": 1},
     )
     apis.answer("POST", "orders", "/v1/orders/o-1/approval", _order("awaiting_payment"))
     sign_in(client, "gso", "provider")
     page = client.get("/provider/requests?lang=en").text
     assert "Lending model" in page and "startup-a" in page
-    assert apis.last("/v1/orders").url.params["status"] == "awaiting_approval"
+    assert apis.last("/v1/approvals").url.params["state"] == "pending"
     decided = client.post(
         "/provider/requests/o-1",
         data={"csrf_token": csrf_of(page), "decision": "approve", "note": "Fine for research"},
