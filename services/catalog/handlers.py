@@ -61,7 +61,8 @@ class CatalogContext:
 
 
 def snapshot(listing: Listing) -> events.ListingSnapshot:
-    latest = listing.latest_version
+    """The public facts consumers act on; ``latest_version`` is the released one."""
+    latest = listing.released_version()
     return events.ListingSnapshot(
         listing_id=listing.id,
         org=listing.org,
@@ -327,6 +328,9 @@ def review_listing(
             ),
             source=SOURCE,
         )
+        if listing.status == "published" and review.decision == "approve":
+            # The approved version is now released: consumers learn it from the snapshot.
+            add_event(session, events.ListingUpdated(listing=snapshot(listing)), source=SOURCE)
     ctx.wake_relay()
     return listing
 

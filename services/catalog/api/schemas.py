@@ -106,6 +106,8 @@ class ListingOut(BaseModel):
     columns: list[Column]
     versions: list[VersionOut]
     latest_version: int | None
+    #: The version buyers get: the newest one inspected clean and, if needed, approved.
+    released_version: int | None
     row_count: int | None
     quality_score: float | None
     review_status: str
@@ -118,6 +120,7 @@ class ListingOut(BaseModel):
         meta = listing.metadata
         vi, en = THEMES[meta.theme]
         latest = listing.latest_version
+        released = listing.released_version()
         return cls(
             id=listing.id,
             org=listing.org,
@@ -153,6 +156,7 @@ class ListingOut(BaseModel):
                 for v in listing.versions
             ],
             latest_version=latest.version if latest else None,
+            released_version=released.version if released else None,
             row_count=latest.row_count if latest else None,
             quality_score=latest.quality_score if latest else None,
             review_status=listing.review_status(),

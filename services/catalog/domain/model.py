@@ -335,13 +335,31 @@ class Listing(BaseModel):
         self.versions.append(facts)
         self._touch()
 
-    def blocking_findings(self) -> list[FindingFacts]:
-        """Findings of the latest version on columns not declared direct identifiers."""
-        latest = self.latest_version
-        if latest is None or latest.inspection is None:
+    def blocking_findings(self, version: VersionFacts | None = None) -> list[FindingFacts]:
+        """Findings of a version (the latest by default) on columns not declared direct identifiers."""
+        version = version or self.latest_version
+        if version is None or version.inspection is None:
             return []
         direct = {c.name for c in self.schema_.columns if c.classification == "direct_identifier"}
-        return [f for f in latest.inspection.findings if f.column not in direct]
+        return [f for f in version.inspection.findings if f.column not in direct]
+
+    def _approved(self, version: VersionFacts) -> bool:
+        decisions = [r for r in self.reviews if r.version == version.version]
+        return bool(decisions) and decisions[-1].decision == "approve"
+
+    def released_version(self) -> VersionFacts | None:
+        """The newest version buyers may get: inspected clean and, if needed, approved.
+
+        A version uploaded to a published listing stays unreleased, and buyers keep the
+        previous one, until its findings are resolved and its operator review is approved.
+        """
+        for version in reversed(self.versions):
+            if self.blocking_findings(version):
+                continue
+            if self.needs_review() and not self._approved(version):
+                continue
+            return version
+        return None
 
     def needs_review(self) -> bool:
         """Listings with sensitive columns need an operator's approval per version."""

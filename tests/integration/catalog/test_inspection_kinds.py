@@ -18,7 +18,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from services.catalog.domain.vn_identifiers import CCCD_PROVINCE_CODES
+from tests.integration.kafka_probe import read_topic_sync
 from tests.unit.catalog.test_inspection import GENERATORS, PROVINCES, gen_amount, gen_date
+from vndx.embedded import Tansu
 
 Auth = Callable[..., dict[str, str]]
 ROWS = 400
@@ -116,3 +118,44 @@ def test_realistic_non_personal_columns_publish_without_finding(
     assert report.json()["columns_scanned"] == list(BACKGROUND)
     published = catalog.post(f"/v1/listings/{listing_id}/publish", headers=auth(org))
     assert published.status_code == 200, published.text
+
+
+def test_a_new_version_with_findings_is_not_released_from_a_published_listing(
+    catalog: TestClient, auth: Auth, tansu: Tansu
+) -> None:
+    org = f"so-{uuid.uuid4().hex[:6]}"
+    body = _body("attribute")
+    clean = _csv(random.Random(5), lambda rng: rng.choice(["Có", "Không"]))
+    listing_id = _upload(catalog, auth, org, body, clean)
+    assert catalog.post(f"/v1/listings/{listing_id}/publish", headers=auth(org)).status_code == 200
+
+    _, phone = GENERATORS["phone"]
+    second = catalog.post(
+        f"/v1/listings/{listing_id}/versions",
+        content=_csv(random.Random(6), phone),
+        headers={**auth(org), "Content-Type": "text/csv"},
+    )
+    assert second.status_code == 201, second.text
+    shown = second.json()
+    assert shown["latest_version"] == 2 and shown["released_version"] == 1
+    assert [v["inspection_passed"] for v in shown["versions"]] == [True, False]
+    policy = catalog.get(f"/v1/listings/{listing_id}/policy").json()
+    assert policy["target"].endswith(f"/v1/listings/{listing_id}/versions/1")
+
+    declared = catalog.put(
+        f"/v1/listings/{listing_id}", json=_body("direct_identifier"), headers=auth(org)
+    )
+    assert declared.json()["released_version"] == 2
+
+    events = read_topic_sync(tansu.bootstrap_servers, "catalog.listings", key=listing_id, until=6)
+    released = [
+        (envelope.type.split(".")[-2], envelope.data["listing"]["latest_version"]["version"])
+        for _, envelope in events
+        if "listing" in envelope.data
+    ]
+    assert released == [
+        ("version_added", 1),
+        ("published", 1),
+        ("version_added", 1),
+        ("updated", 2),
+    ]
