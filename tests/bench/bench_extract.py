@@ -177,7 +177,9 @@ def _child(
     outcome = job(directory)
     outcome["seconds"] = time.perf_counter() - started
     outcome["start"] = started
-    outcome["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    outcome["peak_rss_mib"] = usage.ru_maxrss / 1024
+    outcome["cpu_seconds"] = usage.ru_utime + usage.ru_stime
     queue.put(outcome)
 
 
@@ -209,12 +211,14 @@ def main() -> None:
         adult = measure(adult_extract, directory)
     result = extract["result"]
     print(
-        f"plain Parquet read+write : {copy['seconds']:.2f} s, peak RSS {copy['peak_rss_mib']:.0f} MiB"
+        f"plain Parquet read+write : {copy['seconds']:.2f} s, peak RSS {copy['peak_rss_mib']:.0f} MiB,"
+        f" CPU {copy['cpu_seconds']:.2f} s"
     )
     print(
         f"extract build            : {extract['seconds']:.2f} s "
         f"({extract['seconds'] / copy['seconds']:.1f}x the copy; goal <= 3x), "
-        f"peak RSS {extract['peak_rss_mib']:.0f} MiB (goal <= 1024)"
+        f"peak RSS {extract['peak_rss_mib']:.0f} MiB (goal <= 1024), "
+        f"CPU {extract['cpu_seconds']:.2f} s ({extract['cpu_seconds'] / copy['cpu_seconds']:.1f}x)"
     )
     stages = extract["stage_starts"]
     assert isinstance(stages, dict)
@@ -224,6 +228,7 @@ def main() -> None:
     ):
         print(f"    {name:8s} {until - at:6.2f} s")
     print(f"    rows {result.rows_in:,} -> {result.rows_out:,}; figures {result.figures}")
+    print(f"    checked by {', '.join(result.checked_by)}")
     print(
         f"Adult to k=5             : {adult['seconds']:.2f} s (goal < 2 s), "
         f"peak RSS {adult['peak_rss_mib']:.0f} MiB; figures {adult['result'].figures}"

@@ -105,7 +105,7 @@ def test_adult_from_parquet_in_small_batches_matches_the_csv_build(
         source,
         row_group_size=4000,
     )
-    monkeypatch.setattr(writer, "_BATCH_ROWS", 1000)
+    monkeypatch.setattr(writer, "BATCH_ROWS", 1000)
 
     result = build_extract(
         source, "parquet", adult_rules, PrivacyTargets(), KEY, tmp_path / "out", adult_hierarchies
