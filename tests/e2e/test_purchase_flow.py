@@ -52,7 +52,8 @@ def test_a_startup_buys_the_adult_census_and_a_regulator_revokes_it(
     def as_(org: str, role: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {issuer.issue(org, role)}"}  # type: ignore[arg-type]
 
-    provider, buyer = as_("gso", "provider"), as_(f"startup-{uuid.uuid4().hex[:6]}", "buyer")
+    buyer_org = f"startup-{uuid.uuid4().hex[:6]}"
+    provider, buyer = as_("gso", "provider"), as_(buyer_org, "buyer")
     operator, regulator = as_("vndx-ops", "operator"), as_("ubgsnn", "regulator")
     catalog = httpx.Client(base_url=stack.url("catalog"), timeout=60)
     pricing = httpx.Client(base_url=stack.url("pricing"), timeout=30)
@@ -71,13 +72,32 @@ def test_a_startup_buys_the_adult_census_and_a_regulator_revokes_it(
     ).raise_for_status()
     catalog.post(f"/v1/listings/{listing['id']}/publish", headers=provider).raise_for_status()
 
+    # Adult has sensitive columns: only a verified organisation may quote it.
+    catalog.post(
+        f"/v1/organisations/{buyer_org}/verification",
+        json={
+            "tax_code": "0100109106",
+            "registered_name": "Công ty CP Khởi nghiệp",
+            "segment": "startup",
+        },
+        headers=operator,
+    ).raise_for_status()
+
     def ask_quote() -> dict[str, Any] | None:
         response = pricing.post(
             "/v1/quotes",
-            json={"listing_id": listing["id"], "product": "download", "duration_days": 30},
+            json={
+                "listing_id": listing["id"],
+                "product": "download",
+                "duration_days": 30,
+                "purpose": "research",
+                "justification": "income inequality by occupation",
+            },
             headers=buyer,
         )
-        return response.json() if response.status_code == 201 else None
+        quote: dict[str, Any] = response.json() if response.status_code == 201 else {}
+        # Pricing has learned the listing and the verification (the startup discount).
+        return quote if quote.get("segment") == "startup" else None
 
     quote = _until("pricing to learn the listing", ask_quote)
     assert quote["total"] == sum(

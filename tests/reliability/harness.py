@@ -11,6 +11,7 @@ through outages with the same Idempotency-Key.
 from __future__ import annotations
 
 import csv
+import itertools
 import random
 import threading
 import time
@@ -215,10 +216,12 @@ class Market:
     issuer: TokenIssuer = field(init=False)
     placed: list[dict[str, Any]] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    buyer_orgs: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.issuer = self.stack.issuer()
         self._lock = threading.Lock()
+        self._buyer_turn = itertools.count()
 
     def headers(self, org: str, role: Role, segment: str | None = None) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.issuer.issue(org, role, segment=segment)}"}
@@ -247,10 +250,51 @@ class Market:
             "pricing and orders to learn the listing",
             lambda: self.buy_once(retry_s=5, learning=True),
         )
+        until("pricing to learn every buyer's verification", self.buyers_known)
         return listing_id
 
     def buyer(self) -> dict[str, str]:
-        return self.headers(f"startup-{uuid.uuid4().hex[:8]}", "buyer", "public_interest")
+        """One of the buyer organisations an operator verified as public interest."""
+        if not self.buyer_orgs:
+            self.verify_buyers()
+        org = self.buyer_orgs[next(self._buyer_turn) % len(self.buyer_orgs)]
+        return self.headers(org, "buyer", "public_interest")
+
+    def verify_buyers(self, count: int = 8) -> None:
+        """Verify `count` organisations in the catalog (operator): pricing waives their
+        quotes only once it consumed the verification (a token's claim counts for nothing)."""
+        orgs = [f"pi-{uuid.uuid4().hex[:8]}" for _ in range(count)]
+        operator = self.headers("vndx-ops", "operator")
+        with self.client("catalog", 60) as catalog:
+            for org in orgs:
+                catalog.post(
+                    f"/v1/organisations/{org}/verification",
+                    json={
+                        "tax_code": "0100109106",
+                        "registered_name": f"Viện nghiên cứu {org}",
+                        "segment": "public_interest",
+                    },
+                    headers=operator,
+                ).raise_for_status()
+        self.buyer_orgs = orgs
+
+    def buyers_known(self) -> bool:
+        """Whether pricing waives a quote for every verified buyer organisation."""
+        body = {
+            "listing_id": self.listing_id,
+            "product": self.product,
+            "duration_days": 30,
+            "purpose": "research",
+            "justification": "checking the verification arrived",
+        }
+        with self.client("pricing") as pricing:
+            for org in self.buyer_orgs:
+                quote = pricing.post(
+                    "/v1/quotes", json=body, headers=self.headers(org, "buyer", "public_interest")
+                )
+                if quote.status_code != 201 or quote.json()["segment"] != "public_interest":
+                    return False
+        return True
 
     def buy_once(self, retry_s: float = 120, learning: bool = False) -> dict[str, Any] | None:
         """Quote and order once (a waiver: paid at once); retry through outages.
@@ -267,7 +311,7 @@ class Market:
                     "listing_id": self.listing_id,
                     "product": "download",
                     "duration_days": 30,
-                    "purpose": "nghiên cứu chính sách",
+                    "purpose": "research",
                     "justification": "public-interest research under a ministry mandate",
                 },
                 buyer,
@@ -277,6 +321,8 @@ class Market:
         )
         if quote is None:
             return None
+        if learning and quote.get("segment") != "public_interest":
+            return None  # pricing has not consumed the buyer's verification yet
         key = {"Idempotency-Key": str(quote["id"])}
         order = _retrying(
             lambda: _post(
