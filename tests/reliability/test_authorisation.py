@@ -49,6 +49,7 @@ BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/v1/grants/{grant_id}/download"): {"format": "csv"},
     ("POST", "/v1/grants/{grant_id}/query"): {"sql": "SELECT count(*) FROM extract"},
     ("POST", "/v1/grants/{grant_id}/revoke"): {"reason": "taken over"},
+    ("POST", "/v1/grants/{grant_id}/terminate"): {"reason": "taken over", "refund": "none"},
 }
 #: One signed-in route per service to try forged tokens on.
 PROBES = {
