@@ -15,7 +15,7 @@ from services.orders.adapters.orm import ORDERS_TABLES
 from services.orders.adapters.payments import PaymentPort
 from services.orders.adapters.stripe_gateway import StripeGateway
 from services.orders.consumers import consumer_specs
-from services.orders.handlers import OrdersContext
+from services.orders.handlers import ListingTerms, OrdersContext
 
 
 def payment_port(settings: Settings) -> PaymentPort:
@@ -29,7 +29,12 @@ def payment_port(settings: Settings) -> PaymentPort:
 
 def build(settings: Settings) -> tuple[ServiceRuntime, OrdersContext]:
     payments = payment_port(settings)
-    runtime = ServiceRuntime(settings, ORDERS_TABLES, consumer_specs(payments))
+    listings: dict[str, ListingTerms] = {}
+
+    def forget(listing_id: str) -> None:
+        listings.pop(listing_id, None)
+
+    runtime = ServiceRuntime(settings, ORDERS_TABLES, consumer_specs(payments, forget))
     ctx = OrdersContext(
         engine=runtime.engine,
         payments=payments,
@@ -38,5 +43,8 @@ def build(settings: Settings) -> tuple[ServiceRuntime, OrdersContext]:
         wake_relay=runtime.relay.wake,
         fault=runtime.faults.maybe_crash,
         lock=threading.Lock() if is_sqlite(runtime.engine) else contextlib.nullcontext(),
+        iri_base=settings.iri_base,
+        approval_working_days=settings.order_approval_working_days,
+        listings=listings,
     )
     return runtime, ctx

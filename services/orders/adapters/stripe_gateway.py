@@ -93,9 +93,15 @@ class StripeGateway:
     def refund(self, order: Order) -> str | None:
         if order.payment_ref is None:
             raise PaymentProviderError("the order has no PaymentIntent to refund")
+        params: dict[str, Any] = {
+            "payment_intent": order.payment_ref,
+            "metadata": {"order_id": order.id},
+        }
+        if order.refund_amount is not None and order.refund_amount < order.total:
+            params["amount"] = order.refund_amount  # a part (pro rata), in đồng
         try:
             refund = self._client.v1.refunds.create(
-                params={"payment_intent": order.payment_ref, "metadata": {"order_id": order.id}},
+                params=params,  # type: ignore[arg-type]
                 options={"idempotency_key": f"{order.payment_key}-refund"},
             )
         except stripe.StripeError as exc:
