@@ -33,7 +33,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         audit_handlers(settings),
         max_event_bytes=settings.max_event_bytes,
     )
-    worker = AuditWorker(settings, applier, runtime.publisher, after_commit=runtime.relay.wake)
+    worker = AuditWorker(
+        settings,
+        applier,
+        runtime.publisher,
+        after_commit=runtime.relay.wake,
+        faults=runtime.faults,
+    )
     signing_key = ledger_signing_key(settings)
     tree = LedgerTree(runtime.engine)
     checkpointer = Checkpointer(
