@@ -33,6 +33,7 @@ from services.portal.web import (
     redirect,
     render,
     require_role,
+    session_of,
 )
 
 router = APIRouter(prefix="/provider")
@@ -155,10 +156,34 @@ async def _mine(request: Request, listing_id: str) -> dict[str, Any]:
     return listing
 
 
+async def _inspection(request: Request, listing: dict[str, Any]) -> dict[str, Any] | None:
+    """The personal-data scan of the latest version, when it found something."""
+    latest = listing.get("versions") or []
+    if not latest or latest[-1].get("inspection_passed") is not False:
+        return None
+    try:
+        found: dict[str, Any] = await portal_of(request).backends.get(
+            "catalog",
+            f"/v1/listings/{listing['id']}/versions/{latest[-1]['version']}/inspection",
+            token=session_of(request).token,
+        )
+    except BackendError as exc:
+        if exc.status >= 500 or exc.status == 401:
+            raise
+        return None
+    return found
+
+
 @router.get("/listings/{listing_id}", response_class=HTMLResponse)
 async def manage_listing(request: Request, listing_id: str) -> Response:
     listing = await _mine(request, listing_id)
-    return render(request, "provider/listing.html", listing=listing, upload_error=None)
+    return render(
+        request,
+        "provider/listing.html",
+        listing=listing,
+        upload_error=None,
+        inspection=await _inspection(request, listing),
+    )
 
 
 @router.get("/listings/{listing_id}/edit", response_class=HTMLResponse)
@@ -243,7 +268,14 @@ async def upload_version(request: Request, listing_id: str) -> Response:
         flash(request, gettext(request, "New version uploaded."))
         return redirect(f"/provider/listings/{listing_id}")
     current = await _mine(request, listing_id)
-    return render(request, "provider/listing.html", status=422, listing=current, upload_error=error)
+    return render(
+        request,
+        "provider/listing.html",
+        status=422,
+        listing=current,
+        upload_error=error,
+        inspection=await _inspection(request, current),
+    )
 
 
 @router.get("/statement", response_class=HTMLResponse)

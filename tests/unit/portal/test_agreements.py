@@ -453,3 +453,37 @@ def test_long_lists_are_paged(client: TestClient, apis: FakeApis) -> None:
     trail = client.get(f"/grants/{GRANT_ID}/audit?after=3&lang=en").text
     assert apis.last("/v1/audit/records").url.params["after"] == "3"
     assert f'href="/grants/{GRANT_ID}/audit?after=7"' in trail and "Access terminated" in trail
+
+
+def test_a_provider_sees_the_personal_data_that_blocks_publication(
+    client: TestClient, apis: FakeApis
+) -> None:
+    blocked = listing(org="gso", status="draft")
+    blocked["versions"][0]["inspection_passed"] = False
+    apis.answer("GET", "catalog", f"/v1/listings/{LISTING_ID}", blocked)
+    apis.answer(
+        "GET",
+        "catalog",
+        f"/v1/listings/{LISTING_ID}/versions/1/inspection",
+        {
+            "findings": [
+                {
+                    "column": "contact",
+                    "pattern": "phone",
+                    "share": 0.93,
+                    "matched": 93,
+                    "non_empty": 100,
+                    "examples": ["09******12"],
+                }
+            ],
+            "columns_scanned": ["contact"],
+            "rows_sampled": 100,
+            "threshold": 0.2,
+            "inspected_at": NOW,
+        },
+    )
+    sign_in(client, "gso", "provider")
+    page = client.get(f"/provider/listings/{LISTING_ID}?lang=en").text
+    findings = page[page.index('id="findings"') :]
+    assert "<code>contact</code>" in findings and "phone numbers" in findings
+    assert "09******12" in findings and "93" in findings
