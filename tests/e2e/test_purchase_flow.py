@@ -17,6 +17,7 @@ import pytest
 
 from services.common.auth import TokenIssuer
 from services.common.settings import Settings
+from tests.policy_acceptance import accepted_order_body
 from vndx.demo_data import adult_listing
 from vndx.stack import EmbeddedStack, StackConfig
 
@@ -106,7 +107,9 @@ def test_a_startup_buys_the_adult_census_and_a_regulator_revokes_it(
 
     def place() -> dict[str, Any] | None:
         response = orders.post(
-            "/v1/orders", json={"quote": quote}, headers={**buyer, "Idempotency-Key": quote["id"]}
+            "/v1/orders",
+            json=accepted_order_body(stack.url("catalog"), quote, buyer),
+            headers={**buyer, "Idempotency-Key": quote["id"]},
         )
         return response.json() if response.status_code in (200, 201) else None
 

@@ -26,6 +26,7 @@ import httpx
 
 from services.common.auth import Role, TokenIssuer
 from services.common.settings import Settings
+from tests.policy_acceptance import accepted_order_body
 from vndx.embedded.ports import free_port
 from vndx.embedded.process import ChildProcess
 from vndx.stack import EmbeddedStack, StackConfig
@@ -326,7 +327,10 @@ class Market:
         key = {"Idempotency-Key": str(quote["id"])}
         order = _retrying(
             lambda: _post(
-                self.stack.url("orders"), "/v1/orders", {"quote": quote}, {**buyer, **key}
+                self.stack.url("orders"),
+                "/v1/orders",
+                accepted_order_body(self.stack.url("catalog"), quote, buyer),
+                {**buyer, **key},
             ),
             retry_s,
             retryable,
