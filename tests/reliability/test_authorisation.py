@@ -46,6 +46,7 @@ BODIES: dict[tuple[str, str], Any] = {
         "registered_name": "Taken over",
     },
     ("POST", "/v1/orders/{order_id}/settle"): {},
+    ("POST", "/v1/orders/{order_id}/approval"): {"decision": "approve", "note": "taken over"},
     ("POST", "/v1/grants/{grant_id}/download"): {"format": "csv"},
     ("POST", "/v1/grants/{grant_id}/query"): {"sql": "SELECT count(*) FROM extract"},
     ("POST", "/v1/grants/{grant_id}/revoke"): {"reason": "taken over"},
