@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
+from services.catalog.adapters import migrations
 from services.catalog.adapters.orm import CATALOG_TABLES
 from services.catalog.adapters.search import install_search_index
 from services.catalog.api.routes import router
@@ -32,6 +33,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             audience=settings.jwt_audience,
         )
         await runtime.start()
+        await asyncio.to_thread(migrations.upgrade, runtime.engine)
         await asyncio.to_thread(install_search_index, runtime.engine)
         with contextlib.suppress(Exception):
             await asyncio.to_thread(store.ensure_bucket)

@@ -34,6 +34,7 @@ from services.common.api import ApiError, not_found, optional_principal, require
 from services.common.auth import Principal
 from services.common.settings import Settings
 from services.common.usage_policy import policy_sha256
+from services.contracts.catalog import ApprovalMode, Purpose
 
 router = APIRouter(prefix="/v1")
 
@@ -101,12 +102,23 @@ async def search_listings(
     publisher: Annotated[str | None, Query(max_length=64)] = None,
     province: Annotated[str | None, Query(max_length=40)] = None,
     product: Annotated[str | None, Query(pattern="^(download|sandbox)$")] = None,
+    purpose: Purpose | None = None,
+    approval: ApprovalMode | None = None,
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> ListingPage:
-    """Search published listings: accent-insensitive full text, filters, ranked, paged."""
+    """Search published listings: accent-insensitive full text, filters, ranked, paged.
+
+    ``purpose`` keeps listings that allow it; ``approval`` those decided that way.
+    """
     filters = SearchFilters(
-        q=q, theme=theme, publisher=publisher, province=province, product=product
+        q=q,
+        theme=theme,
+        publisher=publisher,
+        province=province,
+        product=product,
+        purpose=purpose,
+        approval=approval,
     )
     found, total = await _run(
         handlers.search_listings, _ctx(request), filters, (page - 1) * page_size, page_size
