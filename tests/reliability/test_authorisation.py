@@ -37,6 +37,7 @@ PUBLIC = {("GET", "/v1/organisations/{code}"), ("GET", "/v1/policies/{version}")
 #: Signed-in callers see more, but anonymous readers of a draft get 404, not 401.
 OPTIONAL_SIGN_IN = {
     ("GET", "/v1/listings/{listing_id}"),
+    ("GET", "/v1/listings/{listing_id}/policy"),
     ("GET", "/v1/listings/{listing_id}/valuations"),
 }
 BODIES: dict[tuple[str, str], Any] = {
