@@ -40,6 +40,12 @@ def listing_handler(forget: Callable[[str], None]) -> Handler:
     return on_listing
 
 
+def on_grant_renewed(session: Session, _: Envelope, payload: EventPayload) -> None:
+    """A renewal order is fulfilled by the grant it extended."""
+    assert isinstance(payload, access.GrantRenewed)
+    handlers.fulfil(session, payload.order_id, payload.grant_id, datetime.now(UTC))
+
+
 def on_grant_issued(session: Session, _: Envelope, payload: EventPayload) -> None:
     assert isinstance(payload, access.GrantIssued)
     handlers.fulfil(session, payload.order_id, payload.grant_id, datetime.now(UTC))
@@ -73,6 +79,7 @@ def consumer_specs(
     on_listing = listing_handler(forget_listing)
     routes: dict[str, Handler] = {cls.event_type: on_listing for cls in LISTING_EVENTS}
     routes[access.GrantIssued.event_type] = on_grant_issued
+    routes[access.GrantRenewed.event_type] = on_grant_renewed
     routes[access.GrantFailed.event_type] = grant_failed_handler(payments)
     routes[access.GrantTerminated.event_type] = grant_terminated_handler(payments)
     return [ConsumerSpec(GROUP_ID, [CATALOG_LISTINGS, ACCESS_GRANTS], routes)]

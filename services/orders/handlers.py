@@ -203,6 +203,7 @@ def _pay(session: Session, order: Order, now: datetime) -> None:
             purpose=t.purpose,
             justification=t.justification,
             policy_sha256=order.policy_sha256,
+            renews_grant_id=order.renews_grant_id,
         ),
         source=SOURCE,
     )
@@ -229,8 +230,12 @@ def _close(session: Session, order: Order, reason: str, now: datetime, *, expire
 # --- placing an order -------------------------------------------------------------------
 
 
-def _request_digest(document: dict[str, Any], accept_policy: str | None) -> str:
+def _request_digest(
+    document: dict[str, Any], accept_policy: str | None, renews_grant_id: str | None = None
+) -> str:
     body = {"quote": document, "accept_policy": accept_policy}
+    if renews_grant_id is not None:
+        body["renews_grant_id"] = renews_grant_id
     text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -274,16 +279,19 @@ def place_order(
     document: dict[str, Any],
     key: str,
     accept_policy: str | None = None,
+    renews_grant_id: str | None = None,
 ) -> tuple[Order, bool]:
     """Create the order for a signed quote (or return the one this key made); True if new.
 
     The new order is inserted without looking for its key first: a retry collides on the
     key's primary key (or the quote's unique id) and is then answered from what exists.
     """
-    digest = _request_digest(document, accept_policy)
+    digest = _request_digest(document, accept_policy, renews_grant_id)
     terms = read_quote(ctx, document)
     try:
-        order = _create(ctx, principal, terms, document, key, digest, accept_policy)
+        order = _create(
+            ctx, principal, terms, document, key, digest, accept_policy, renews_grant_id
+        )
     except (IntegrityError, OrdersError) as refusal:
         # A retry with this key (maybe after the quote expired), or a concurrent one.
         with _tx(ctx) as session:
@@ -345,16 +353,18 @@ def _create(
     key: str,
     digest: str,
     accept_policy: str | None,
+    renews_grant_id: str | None = None,
 ) -> Order:
     now = ctx.clock()
     terms.check_usable_by(principal.org, now)
     listing = load_listing(ctx, terms.listing_id)
     check_acceptance(listing, terms, accept_policy)
     if terms.total != 0 and listing.approval != "provider":
-        return ctx.writer.write(
-            _new_order(ctx, principal, terms, document, key, digest, listing, now)
-        )
+        new = _new_order(ctx, principal, terms, document, key, digest, listing, now)
+        new.order.renews_grant_id = renews_grant_id
+        return ctx.writer.write(new)
     order = _placed(ctx, terms, listing, now)
+    order.renews_grant_id = renews_grant_id
     with _tx(ctx) as session:
         stage_event(session, outbox_values(_placed_event(order), source=SOURCE))
         if listing.approval == "provider":

@@ -48,6 +48,7 @@ class OrderRow(SQLModel, table=True):
     closed_at: datetime | None = None
     reason: str | None = Field(default=None, max_length=500)
     grant_id: str | None = Field(default=None, max_length=64)
+    renews_grant_id: str | None = Field(default=None, max_length=64)
     refund_ref: str | None = Field(default=None, max_length=100)
     refunded_at: datetime | None = None
     refund_amount: int | None = None
@@ -172,6 +173,7 @@ def new_order_values(order: Order, quote_document: str) -> dict[str, Any]:
         "payment_key": order.payment_key,
         "placed_at": order.placed_at,
         "policy_sha256": order.policy_sha256,
+        "renews_grant_id": order.renews_grant_id,
         "approval": order.approval,
         "terms": order.terms.model_dump_json(),
         "quote_document": quote_document,
@@ -203,6 +205,7 @@ def from_row(row: OrderRow) -> Order:
         closed_at=_aware(row.closed_at),
         reason=row.reason,
         grant_id=row.grant_id,
+        renews_grant_id=row.renews_grant_id,
         refund_ref=row.refund_ref,
         refunded_at=_aware(row.refunded_at),
         refund_amount=row.refund_amount,

@@ -98,14 +98,26 @@ async def place_order(
     # The common case skips the worker thread: the quote is checked here (a fraction of a
     # millisecond) and the event loop awaits the order writer. A clash (a retried key)
     # falls through to the general use case, which answers retries.
-    new = handlers.quick_new_order(ctx, principal, body.quote, idempotency_key, body.accept_policy)
+    new = (
+        None
+        if body.renews_grant_id
+        else handlers.quick_new_order(
+            ctx, principal, body.quote, idempotency_key, body.accept_policy
+        )
+    )
     if new is not None:
         with contextlib.suppress(IntegrityError):
             order = await asyncio.wrap_future(ctx.writer.submit(new))
             ctx.wake_relay()
             return OrderOut.of(order)
     order, created = await run(
-        handlers.place_order, ctx, principal, body.quote, idempotency_key, body.accept_policy
+        handlers.place_order,
+        ctx,
+        principal,
+        body.quote,
+        idempotency_key,
+        body.accept_policy,
+        body.renews_grant_id,
     )
     if not created:
         response.status_code = 200

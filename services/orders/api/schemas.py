@@ -22,6 +22,15 @@ class PlaceOrderIn(BaseModel):
         description="lowercase hex SHA-256 of the RFC 8785 form of the document "
         "GET /v1/listings/{id}/policy returns (the ODRL offer); missing or different: 409",
     )
+    renews_grant_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9-]+$",
+        description="a renewal: once paid, access extends this grant of the buyer for the "
+        "same listing instead of opening a new one (a grant that cannot be extended "
+        "gets a new grant)",
+    )
 
 
 class ApprovalIn(BaseModel):
@@ -99,6 +108,7 @@ class OrderOut(BaseModel):
     closed_at: AwareDatetime | None
     reason: str | None
     grant_id: str | None
+    renews_grant_id: str | None = None
     refunded_at: AwareDatetime | None
 
     @classmethod
@@ -134,6 +144,7 @@ class OrderOut(BaseModel):
             closed_at=order.closed_at,
             reason=order.reason,
             grant_id=order.grant_id,
+            renews_grant_id=order.renews_grant_id,
             refunded_at=order.refunded_at,
         )
 

@@ -81,6 +81,8 @@ class Order:
     closed_at: datetime | None = None
     reason: str | None = None
     grant_id: str | None = None
+    #: A renewal: access extends this grant once the order is paid.
+    renews_grant_id: str | None = None
     refund_ref: str | None = None
     refunded_at: datetime | None = None
     refund_amount: int | None = None
