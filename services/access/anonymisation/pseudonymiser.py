@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as pa_ds
 
+from services.access.anonymisation import duck
 from services.access.anonymisation.source import dense_type
 from services.access.domain import PSEUDONYM_BYTES, AnonymisationFailed
 
@@ -45,8 +46,7 @@ class Pseudonymiser:
             "outer_key": bytes(b ^ 0x5C for b in key),
             "hex_chars": 2 * PSEUDONYM_BYTES,
         }
-        self._connection = duckdb.connect()
-        self._connection.execute("SET enable_progress_bar = false")
+        self._connection = duck.cursor()
         self._local = threading.local()
         self._cursors: list[duckdb.DuckDBPyConnection] = []
         self._lock = threading.Lock()
