@@ -286,6 +286,20 @@ class EventConsumer:
                 continue
             if applied:
                 self.stats.applied += 1
+                # One line per applied event, in its trace: a purchase can be followed
+                # across services by grepping one trace id.
+                log.info(
+                    "applied %s",
+                    envelope.type,
+                    extra={
+                        "fields": {
+                            "event_type": envelope.type,
+                            "event_id": envelope.id,
+                            "subject": envelope.subject,
+                            "group": self._group_id,
+                        }
+                    },
+                )
                 self._after_commit()
             else:
                 self.stats.duplicates += 1
