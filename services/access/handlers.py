@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, func, select
 
 from services.access import listing_terms
-from services.access.adapters.extracts import ExtractStore, extract_key
+from services.access.adapters.extracts import ExtractStore
 from services.access.adapters.orm import (
     DownloadUrlRow,
     GrantRepository,
@@ -356,7 +356,7 @@ def issue_download_url(
         if len(recent) >= ctx.settings.download_urls_per_minute:
             oldest = recent[0] if recent[0].tzinfo else recent[0].replace(tzinfo=UTC)
             raise TooManyUrls(max(1, int((oldest - window_start).total_seconds()) + 1))
-        url = ctx.extracts.store.presigned_get(extract_key(grant_id, fmt), lifetime)
+        url = ctx.extracts.download_url(grant_id, fmt, lifetime)
         expires_at = now + lifetime
         session.add(DownloadUrlRow(grant_id=grant_id, issued_at=now))
         add_event(

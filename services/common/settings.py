@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     s3_secure: bool = False
     s3_bucket: str = "vndx-data"
     s3_region: str = "us-east-1"
+    #: The object store as buyers outside the host reach it (``host:port`` or
+    #: ``https://host``), used only to sign download URLs; none = ``s3_endpoint``.
+    s3_public_endpoint: str | None = None
 
     jwt_issuer: str = "vndx"
     jwt_audience: str = "vndx-api"
@@ -95,6 +98,9 @@ class Settings(BaseSettings):
     stripe_secret_key: SecretStr | None = None
     stripe_webhook_secret: SecretStr | None = None
     stripe_api_base: str | None = None
+    #: Where Stripe Checkout sends the buyer back (the portal); set: orders opens a Checkout
+    #: Session (a page hosted by Stripe) for each order instead of a bare PaymentIntent.
+    stripe_checkout_return_url: str | None = None
     payment_provider: Literal["local", "stripe"] = "local"
 
     quote_private_key_path: Path | None = None

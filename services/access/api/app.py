@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from fastapi import FastAPI
 
 from services.access import handlers
-from services.access.adapters.extracts import ExtractStore
+from services.access.adapters.extracts import ExtractStore, public_url_signer
 from services.access.adapters.orm import ACCESS_TABLES
 from services.access.api.agreement_routes import router as agreement_router
 from services.access.api.routes import router
@@ -41,7 +41,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     store = ObjectStore.from_settings(settings)
     ctx = handlers.AccessContext(
         engine=runtime.engine,
-        extracts=ExtractStore(store, settings.data_dir / "access-work"),
+        extracts=ExtractStore(
+            store, settings.data_dir / "access-work", signer=public_url_signer(settings)
+        ),
         settings=settings,
         wake_relay=runtime.relay.wake,
     )
