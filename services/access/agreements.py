@@ -39,3 +39,9 @@ def get_agreement(ctx: AccessContext, caller: Caller, grant_id: str) -> StoredAg
                 raise GrantNotReady(f"the grant was never issued ({row.status}): no agreement")
             raise GrantNotReady("the agreement is made when the grant is issued; try again shortly")
         return StoredAgreement(terms.agreement_json, terms.agreement_sha256)
+
+
+def facts_of(ctx: AccessContext, grant_ids: list[str]) -> dict[str, tuple[str | None, str | None]]:
+    """(purpose, agreement SHA-256) by grant id, for the grant views."""
+    with transaction(ctx.engine) as session:
+        return listing_terms.agreement_facts(session, grant_ids)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import rfc8785
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from services.access.adapters.terms_orm import GrantTermsRow, ListingTermsRow
 from services.access.domain import PrivacyTargets
@@ -84,6 +84,18 @@ def remember_order(session: Session, grant_id: str, paid: OrderPaid) -> None:
 
 def grant_terms(session: Session, grant_id: str) -> GrantTermsRow | None:
     return session.get(GrantTermsRow, grant_id)
+
+
+def agreement_facts(
+    session: Session, grant_ids: list[str]
+) -> dict[str, tuple[str | None, str | None]]:
+    """(purpose, agreement SHA-256) of each of these grants that has terms."""
+    if not grant_ids:
+        return {}
+    rows = session.exec(
+        select(GrantTermsRow).where(col(GrantTermsRow.grant_id).in_(grant_ids))
+    ).all()
+    return {r.grant_id: (r.purpose, r.agreement_sha256) for r in rows}
 
 
 @dataclass(frozen=True)

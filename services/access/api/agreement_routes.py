@@ -149,4 +149,5 @@ async def terminate(
         body.reason,
         body.refund,
     )
-    return GrantOut.of(grant)
+    facts = await asyncio.to_thread(agreements.facts_of, _ctx(request), [grant.id])
+    return GrantOut.of(grant).with_terms(facts.get(grant.id))

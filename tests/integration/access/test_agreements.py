@@ -124,6 +124,11 @@ def test_the_grant_holds_the_agreement_and_grant_issued_its_hash(
     issued = _events(exchange, grant["id"], until=1)[0]
     assert isinstance(issued, events.GrantIssued)
     assert issued.agreement_sha256 == digest and issued.purpose == "statistics"
+    assert (grant["purpose"], grant["agreement_sha256"]) == ("statistics", digest)
+    view = exchange.client.get(
+        f"/v1/grants/{grant['id']}", headers=exchange.auth("mic", "regulator")
+    )
+    assert view.json()["agreement_sha256"] == digest
 
     for org, role in ((PUBLISHER, "provider"), ("mic", "regulator"), ("vndx-ops", "operator")):
         seen = exchange.client.get(path, headers=exchange.auth(org, role))
