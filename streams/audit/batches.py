@@ -19,10 +19,11 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 from sqlalchemy import Engine
+from sqlmodel import Session, col, select
 
 from services.common.db import transaction
 from services.common.events import KafkaRecord, MalformedEvent, from_record
-from services.common.inbox import already_processed, record_processed
+from services.common.inbox import InboxRow, record_processed
 from services.common.kafka import ConsumerStats, Handler, PoisonEvent
 from services.common.observability import CURRENT_TRACEPARENT, child_traceparent
 from services.contracts.envelope import Envelope, EventPayload, payload_class
@@ -89,9 +90,11 @@ class BatchApplier:
         """Apply every event of `batch` not yet applied, in one transaction; return how many."""
         applied = 0
         with transaction(self.engine) as session:
+            seen = self._already_applied(session, [item.envelope.id for item in batch])
             for item in batch:
-                if already_processed(session, self.consumer, item.envelope.id):
+                if item.envelope.id in seen:
                     continue
+                seen.add(item.envelope.id)
                 # Events the handlers stage (ledger records) join the source event's trace.
                 token = CURRENT_TRACEPARENT.set(child_traceparent(item.envelope.traceparent))
                 try:
@@ -99,8 +102,14 @@ class BatchApplier:
                 finally:
                     CURRENT_TRACEPARENT.reset(token)
                 record_processed(session, self.consumer, item.envelope.id)
-                session.flush()
                 applied += 1
         self.stats.applied += applied
         self.stats.duplicates += len(batch) - applied
         return applied
+
+    def _already_applied(self, session: Session, event_ids: list[str]) -> set[str]:
+        """The ids among `event_ids` that this consumer's inbox holds (one query)."""
+        statement = select(InboxRow.event_id).where(
+            col(InboxRow.consumer) == self.consumer, col(InboxRow.event_id).in_(event_ids)
+        )
+        return set(session.exec(statement).all())

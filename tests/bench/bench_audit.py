@@ -4,10 +4,11 @@ Run from the repository root:
 
     .venv/bin/python -m tests.bench.bench_audit [--events N] [--records N]
 
-Prints one table. The append rate is the worker's path minus the broker: each
-event is applied as the consumer applies it (one SQLite transaction holding
-the inbox row, the ledger row, the outbox row, the usage-watch and KPI
-updates). Verification is what `vndx audit verify` runs once it has read
+Prints one table. The append rate is the worker's path minus the broker: the
+events are applied as the faust agent applies them (`BatchApplier`: inbox
+rows, ledger rows, outbox rows, usage-watch and KPI updates), once with one
+SQLite transaction per event (before batching) and once with `--batch`
+events per transaction (now). Verification is what `vndx audit verify` runs once it has read
 the ledger (`verify_ledger` over every record and checkpoint), over a
 million records built as in bench_ledger; the reference is plain SHA-256 of
 the same bytes. The goal is under 10 s for 1,000,000 records.
@@ -29,13 +30,15 @@ if __package__ in (None, ""):  # run as a file: make the repository importable
 from rich.console import Console
 from rich.progress import track
 from rich.table import Table
+from sqlmodel import Session
 
-from services.common.db import create_tables, make_engine, transaction
-from services.common.inbox import already_processed, record_processed
+from services.common.db import create_tables, make_engine
+from services.common.events import KafkaRecord
 from services.common.runtime import COMMON_TABLES
 from services.common.settings import Settings
-from services.contracts.envelope import Envelope
+from services.contracts.envelope import Envelope, EventPayload
 from streams.audit.agents import GROUP_ID, audit_handlers
+from streams.audit.batches import Admitted, BatchApplier
 from streams.audit.checkpoints import sign_if_due
 from streams.audit.keys import ledger_signing_key
 from streams.audit.ledger_store import ensure_head
@@ -63,42 +66,49 @@ def worker_events(count: int) -> list[Envelope]:
 
 
 def append_through_worker(
-    directory: Path, events: list[Envelope], *, with_agents: bool = True
+    directory: Path, events: list[Envelope], *, batch: int, with_agents: bool = True
 ) -> tuple[float, float]:
     """(seconds to apply every event, seconds to catch the tree up and sign).
 
-    Without agents only the consumer's own work is done (inbox row, commit):
-    the floor any handler on this loop starts from.
+    Events go through `BatchApplier` as the faust agent hands them over,
+    `batch` per transaction (1 is what the worker did before batching).
+    Without agents only the worker's own work is done (inbox rows, commit):
+    the floor any handler starts from.
     """
     settings = Settings(env="test", service_name="audit", data_dir=directory)
     engine = make_engine(settings.resolved_database_url)
     create_tables(engine, [*COMMON_TABLES, *AUDIT_TABLES])
     ensure_head(engine)
-    handlers = audit_handlers(settings) if with_agents else {}
+    handlers = audit_handlers(settings)
+    if not with_agents:
+        handlers = {kind: _inbox_only for kind in handlers}
+    applier = BatchApplier(engine, GROUP_ID, handlers, max_event_bytes=settings.max_event_bytes)
+    admitted = [Admitted(_NO_RECORD, envelope, envelope.payload()) for envelope in events]
     started = time.perf_counter()
-    for envelope in events:
-        with transaction(engine) as session:
-            if already_processed(session, GROUP_ID, envelope.id):
-                continue
-            if with_agents:
-                handlers[envelope.type](session, envelope, envelope.payload())
-            record_processed(session, GROUP_ID, envelope.id)
+    for start in range(0, len(admitted), batch):
+        applier.apply_batch(admitted[start : start + batch])
     applied = time.perf_counter() - started
     started = time.perf_counter()
     tree = LedgerTree(engine)
     checkpoint = sign_if_due(engine, tree, ledger_signing_key(settings), every=1, interval_s=1)
     signed = time.perf_counter() - started
-    if not with_agents:
-        return applied, signed
-    if checkpoint is None or checkpoint.tree_size < len(events):
-        raise SystemExit(f"worker recorded {tree.size} of {len(events)} events")
     engine.dispose()
+    if with_agents and (checkpoint is None or checkpoint.tree_size < len(events)):
+        raise SystemExit(f"worker recorded {tree.size} of {len(events)} events")
     return applied, signed
+
+
+_NO_RECORD = KafkaRecord(topic="bench", key=None, value=b"", headers=[])
+
+
+def _inbox_only(_session: Session, _envelope: Envelope, _payload: EventPayload) -> None:
+    """A handler that does nothing: the batch still writes each event's inbox row."""
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=5_000, help="events through the worker")
+    parser.add_argument("--batch", type=int, default=200, help="events per transaction (after)")
     parser.add_argument("--records", type=int, default=1_000_000, help="records to verify")
     parser.add_argument("--every", type=int, default=1000, help="records per checkpoint")
     parser.add_argument("--repeat", type=int, default=3, help="best of N for hashing and verify")
@@ -106,13 +116,19 @@ def main() -> None:
     console = Console()
 
     events = worker_events(args.events)
-    with (
-        tempfile.TemporaryDirectory() as directory,
-        console.status(f"applying {len(events):,} events through the worker…"),
+    appends: dict[str, tuple[float, float]] = {}
+    for label, batch, agents in (
+        ("before", 1, True),
+        ("after", args.batch, True),
+        ("floor", args.batch, False),
     ):
-        apply_seconds, sign_seconds = append_through_worker(Path(directory), events)
-    with tempfile.TemporaryDirectory() as directory:
-        floor_seconds, _ = append_through_worker(Path(directory), events, with_agents=False)
+        with (
+            tempfile.TemporaryDirectory() as directory,
+            console.status(f"applying {len(events):,} events, {batch} per transaction…"),
+        ):
+            appends[label] = append_through_worker(
+                Path(directory), events, batch=batch, with_agents=agents
+            )
 
     corpus = [
         fast_record_bytes(seq)
@@ -153,11 +169,14 @@ def main() -> None:
         )
 
     row("plain SHA-256 of the record bytes (reference)", args.records, sha_seconds)
-    row("consumer floor: inbox row + commit, no agents", len(events), floor_seconds)
+    row("before: worker append, 1 event per transaction", len(events), appends["before"][0])
     row(
-        "worker append (inbox + ledger + outbox + watch + KPIs, SQLite)", len(events), apply_seconds
+        f"after: worker append, {args.batch} events per transaction",
+        len(events),
+        appends["after"][0],
     )
-    row("tree catch-up from the store + one signed checkpoint", len(events), sign_seconds)
+    row(f"floor: inbox rows only, {args.batch} per transaction", len(events), appends["floor"][0])
+    row("tree catch-up from the store + one signed checkpoint", len(events), appends["after"][1])
     row(f"vndx audit verify core ({len(checkpoints):,} checkpoints)", args.records, verify_seconds)
     console.print(table)
     scaled = verify_seconds * 1_000_000 / args.records
