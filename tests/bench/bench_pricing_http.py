@@ -28,6 +28,7 @@ import os
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -302,6 +303,14 @@ def seed_through_consumer(stack: EmbeddedStack) -> str:
 
 
 Run = tuple[list[float], list[str], float]
+SERVER_CPU: dict[str, float] = {}
+"""Seconds of CPU the pricing server process (and its threads) used during each run."""
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """utime + stime of a process from /proc (Linux), in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def wait_until_verified(port: int, token: str, listing_id: str) -> None:
@@ -340,21 +349,38 @@ def over_http(data_dir: Path, clients: int, seconds: float, rates: list[float]) 
             audience=settings.jwt_audience,
         ).issue("startup-a", "buyer", segment="startup")
         port = stack.port("pricing")
+        pid = stack.processes["pricing"].pid
+        assert pid is not None
         wait_until_verified(port, token, listing_id)
         runs: dict[str, Run] = {}
+
+        def measured(label: str, run: Callable[[], Run]) -> None:
+            before = process_cpu_seconds(pid)
+            runs[label] = run()
+            SERVER_CPU[label] = process_cpu_seconds(pid) - before
+
         with console.status("reference: GET /v1/quotes/public-key, closed loop…"):
-            runs[f"reference GET public-key, closed loop, {clients} connections"] = asyncio.run(
-                load(port, token, listing_id, clients, seconds, request=public_key_request(port))
+            measured(
+                f"reference GET public-key, closed loop, {clients} connections",
+                lambda: asyncio.run(
+                    load(
+                        port, token, listing_id, clients, seconds, request=public_key_request(port)
+                    )
+                ),
             )
         for count in (1, clients):
             with console.status(f"closed loop, {count} client(s) for {seconds:.0f} s…"):
-                runs[f"closed loop, {count} connection(s)"] = asyncio.run(
-                    load(port, token, listing_id, count, seconds)
+                measured(
+                    f"closed loop, {count} connection(s)",
+                    lambda count=count: asyncio.run(load(port, token, listing_id, count, seconds)),  # type: ignore[misc]
                 )
         for rate in rates:
             with console.status(f"open loop, {rate:.0f}/s over {clients} clients…"):
-                runs[f"open loop {rate:,.0f}/s, {clients} connections"] = asyncio.run(
-                    paced_load(port, token, listing_id, clients, rate, seconds)
+                measured(
+                    f"open loop {rate:,.0f}/s, {clients} connections",
+                    lambda rate=rate: asyncio.run(  # type: ignore[misc]
+                        paced_load(port, token, listing_id, clients, rate, seconds)
+                    ),
                 )
         return runs
     finally:
@@ -379,7 +405,13 @@ def main() -> None:
             "",
         )
     for label, (latencies, errors, wall) in runs.items():
-        table.add_row(f"HTTP {label}: answers/s", f"{len(latencies) / wall:,.0f}", "")
+        cpu = SERVER_CPU.get(label, 0.0)
+        table.add_row(
+            f"HTTP {label}: answers/s",
+            f"{len(latencies) / wall:,.0f}",
+            f"server CPU {1e3 * cpu / max(len(latencies), 1):.2f} ms per answer "
+            f"(= {len(latencies) / cpu if cpu else 0:,.0f} answers per CPU second)",
+        )
         if latencies:
             p95 = percentile(latencies, 0.95)
             goal = ""
