@@ -99,6 +99,18 @@ class BatchApplier:
                 token = CURRENT_TRACEPARENT.set(child_traceparent(item.envelope.traceparent))
                 try:
                     self.handlers[item.envelope.type](session, item.envelope, item.payload)
+                    log.info(
+                        "recording %s",
+                        item.envelope.type,
+                        extra={
+                            "fields": {
+                                "event_type": item.envelope.type,
+                                "event_id": item.envelope.id,
+                                "subject": item.envelope.subject,
+                                "consumer": self.consumer,
+                            }
+                        },
+                    )
                 finally:
                     CURRENT_TRACEPARENT.reset(token)
                 record_processed(session, self.consumer, item.envelope.id)
