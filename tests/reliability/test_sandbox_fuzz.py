@@ -204,15 +204,13 @@ SCALAR_CALLS = [
     "(SELECT max(column0) FROM {r})",
     "list({c})",
     "string_agg({c}, ',')",
-    "count(*)",
-    "count({c})",
-    "sum(monthly_income)",
-    "avg(monthly_income)",
-    "max({c})",
+    *["count(*)", "count({c})", "sum(monthly_income)", "avg(monthly_income)", "max({c})"] * 3,
+    "{c}",
+    "sex",
+    "province",
 ]
 SOURCES = [
-    "extract",
-    "extract",
+    *["extract"] * 6,
     "{r}",
     "extract, {r}",
     "extract JOIN {r} ON true",
@@ -225,8 +223,7 @@ SOURCES = [
     "range(100000000)",
 ]
 PREFIXES = [
-    "",
-    "",
+    *[""] * 6,
     "EXPLAIN ",
     "EXPLAIN ANALYZE ",
     "/* comment */ ",
@@ -253,13 +250,13 @@ def sandbox_sql(draw: st.DrawFn, paths: list[str]) -> str:
     items = ", ".join(item() for _ in range(draw(st.integers(1, 3))))
     source = draw(st.sampled_from(SOURCES)).format(r=reader())
     sql = draw(st.sampled_from(PREFIXES)).format(r=reader()) + f"SELECT {items} FROM {source}"
-    if draw(st.booleans()):
+    if draw(st.integers(0, 3)) == 3:
         sql += f" WHERE {column()} IN (SELECT column0 FROM {reader()})"
-    if draw(st.booleans()):
+    if draw(st.integers(0, 3)) < 3:
         sql += f" GROUP BY {draw(st.sampled_from(['ALL', 'sex', 'province, sex', '1']))}"
     if draw(st.booleans()):
         sql += draw(st.sampled_from([" HAVING count(*) > 0", " ORDER BY 1", " LIMIT 5"]))
-    if draw(st.booleans()):
+    if draw(st.integers(0, 4)) == 4:
         sql += "; " + draw(st.sampled_from(STATEMENTS)).format(p=path())
     return sql
 
