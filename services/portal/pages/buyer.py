@@ -184,9 +184,20 @@ async def _order(request: Request, order_id: str) -> dict[str, Any]:
 
 
 @router.get("/orders/{order_id}", response_class=HTMLResponse)
-async def order_page(request: Request, order_id: str) -> Response:
+async def order_page(
+    request: Request,
+    order_id: str,
+    checkout: Annotated[str, Query(pattern="^(|done|cancelled)$")] = "",
+) -> Response:
+    """The order; ``checkout`` is where Stripe Checkout sent the buyer back from."""
     order = await _order(request, order_id)
-    return render(request, "order.html", order=order, settled=order["status"] in SETTLED)
+    return render(
+        request,
+        "order.html",
+        order=order,
+        settled=order["status"] in SETTLED,
+        checkout=checkout,
+    )
 
 
 @router.get("/orders/{order_id}/status", response_class=HTMLResponse)

@@ -17,6 +17,7 @@ router = APIRouter()
 PAGE_SIZE = 20
 VOCABULARY_TTL_S = 300.0
 SYNTHETIC_ROWS = 10
+PREVIEW_TIMEOUT_S = 20.0
 
 
 async def vocabulary(portal: Portal) -> dict[str, Any]:
@@ -106,37 +107,11 @@ async def listing_view(
             return []
         return found
 
-    async def preview_of() -> tuple[dict[str, Any] | None, str | None]:
-        if not session.signed_in:
-            return None, None
-        try:
-            found: dict[str, Any] = await portal.backends.get(
-                "access",
-                f"/v1/listings/{listing_id}/preview",
-                params={"synthetic_rows": SYNTHETIC_ROWS},
-                token=token,
-            )
-        except BackendError as exc:
-            if exc.status == 401:
-                raise
-            if exc.status == 403:
-                return None, gettext(request, "Previews are shown to signed-in buyers.")
-            if exc.status in (404, 409):
-                return None, gettext(
-                    request,
-                    "The preview appears once the latest version has been inspected and profiled.",
-                )
-            return None, gettext(
-                request, "The preview is unavailable right now. Please try again later."
-            )
-        return found, None
-
-    listing, valuations, vocab, (_offer, policy), (preview, preview_error) = await asyncio.gather(
+    listing, valuations, vocab, (_offer, policy) = await asyncio.gather(
         portal.backends.get("catalog", f"/v1/listings/{listing_id}", token=token),
         valuations_of(),
         vocabulary(portal),
         usage_policy(portal, listing_id, token),
-        preview_of(),
     )
     can_quote = session.role == "buyer" and listing["status"] == "published"
     durations: dict[str, list[int]] = {}
@@ -155,8 +130,6 @@ async def listing_view(
         listing=listing,
         allowed=allowed_purposes(listing),
         policy=policy,
-        preview=preview,
-        preview_error=preview_error,
         valuation=_indicative(valuations, listing.get("latest_version")),
         vocabulary=vocab,
         can_quote=can_quote,
@@ -175,6 +148,57 @@ async def listing_page(
     renews: Annotated[str, Query(max_length=64, pattern=r"^[A-Za-z0-9-]*$")] = "",
 ) -> HTMLResponse:
     return await listing_view(request, listing_id, renews=renews or None)
+
+
+async def preview_of(request: Request, listing_id: str) -> tuple[dict[str, Any] | None, str | None]:
+    """Access's anonymised preview of the listing, or the sentence saying why there is none.
+
+    The first preview of a version is computed by access (an anonymised extract), so it
+    is fetched apart from the listing page, which never waits for it.
+    """
+    if not session_of(request).signed_in:
+        return None, None
+    try:
+        found: dict[str, Any] = await portal_of(request).backends.get(
+            "access",
+            f"/v1/listings/{listing_id}/preview",
+            params={"synthetic_rows": SYNTHETIC_ROWS},
+            token=token_of(request),
+            time_limit_s=PREVIEW_TIMEOUT_S,
+        )
+    except BackendError as exc:
+        if exc.status == 401:
+            raise
+        if exc.status == 403:
+            return None, gettext(request, "Previews are shown to signed-in buyers.")
+        if exc.status in (404, 409):
+            return None, gettext(
+                request,
+                "The preview appears once the latest version has been inspected and profiled.",
+            )
+        return None, gettext(
+            request, "The preview is unavailable right now. Please try again later."
+        )
+    return found, None
+
+
+@router.get("/listings/{listing_id}/preview", response_class=HTMLResponse)
+async def preview_page(request: Request, listing_id: str) -> HTMLResponse:
+    """The preview section: swapped into the listing page by htmx, or a page of its own."""
+    preview, preview_error = await preview_of(request, listing_id)
+    partial = request.headers.get("hx-request") is not None
+    context: dict[str, Any] = {
+        "listing": {"id": listing_id},
+        "preview": preview,
+        "preview_error": preview_error,
+        "loaded": True,
+    }
+    if partial:
+        return render(request, "partials/preview.html", **context)
+    listing = await portal_of(request).backends.get(
+        "catalog", f"/v1/listings/{listing_id}", token=token_of(request)
+    )
+    return render(request, "preview.html", **{**context, "listing": listing})
 
 
 @router.get("/listings/{listing_id}/policy.json")

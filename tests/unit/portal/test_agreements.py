@@ -173,7 +173,16 @@ def test_the_preview_marks_hidden_counts_and_shows_no_identifier(
     assert "to see an anonymised preview" in anonymous
     assert not [r for r in apis.sent if r.url.path.endswith("/preview")]
     sign_in(client, "startup-a", "buyer")
-    page = client.get(f"/listings/{LISTING_ID}?lang=en").text
+    listing_page = client.get(f"/listings/{LISTING_ID}?lang=en").text
+    assert f'hx-get="/listings/{LISTING_ID}/preview" hx-trigger="load"' in listing_page
+    assert not [r for r in apis.sent if r.url.path.endswith("/preview")]
+    page = client.get(
+        f"/listings/{LISTING_ID}/preview?lang=en", headers={"HX-Request": "true"}
+    ).text
+    assert "<html" not in page and "hx-trigger" not in page
+    assert apis.last(f"/v1/listings/{LISTING_ID}/preview").url.params["synthetic_rows"] == "10"
+    full = client.get(f"/listings/{LISTING_ID}/preview?lang=en").text
+    assert "<html" in full and "Synthetic sample rows" in full
     hidden = page[page.index("data-hidden-count") :]
     assert html.escape("<5") in hidden[: hidden.index("</td>")]
     assert "Direct identifier: no value is shown." in page
