@@ -20,6 +20,14 @@ SYNTHETIC_ROWS = 10
 PREVIEW_TIMEOUT_S = 20.0
 
 
+def _(message: str) -> str:
+    """Mark a message for extraction; translated when shown."""
+    return message
+
+
+STILL_COMPUTING = _("The preview is unavailable right now. Please try again later.")
+
+
 async def vocabulary(portal: Portal) -> dict[str, Any]:
     """Themes and provinces (cached: they change only with a catalog release)."""
     cached = portal.cache.get("vocabulary")
@@ -176,9 +184,7 @@ async def preview_of(request: Request, listing_id: str) -> tuple[dict[str, Any] 
                 request,
                 "The preview appears once the latest version has been inspected and profiled.",
             )
-        return None, gettext(
-            request, "The preview is unavailable right now. Please try again later."
-        )
+        return None, gettext(request, STILL_COMPUTING)
     return found, None
 
 
@@ -193,6 +199,9 @@ async def preview_page(request: Request, listing_id: str) -> HTMLResponse:
         "preview_error": preview_error,
         "loaded": True,
     }
+    if partial and preview is None and preview_error == gettext(request, STILL_COMPUTING):
+        # Access is still computing the first preview of this version: ask again shortly.
+        context.update(loaded=False, retry=True)
     if partial:
         return render(request, "partials/preview.html", **context)
     listing = await portal_of(request).backends.get(

@@ -496,3 +496,14 @@ def test_a_provider_sees_the_personal_data_that_blocks_publication(
     findings = page[page.index('id="findings"') :]
     assert "<code>contact</code>" in findings and "phone numbers" in findings
     assert "09******12" in findings and "93" in findings
+
+
+def test_a_preview_still_being_computed_is_asked_for_again(
+    client: TestClient, apis: FakeApis
+) -> None:
+    apis.refuse(
+        "GET", "access", f"/v1/listings/{LISTING_ID}/preview", 503, code="busy", message="x"
+    )
+    sign_in(client, "startup-a", "buyer")
+    page = client.get(f"/listings/{LISTING_ID}/preview", headers={"HX-Request": "true"}).text
+    assert 'hx-trigger="load delay:3s"' in page
