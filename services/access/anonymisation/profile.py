@@ -72,8 +72,8 @@ def profile_source(
         wanted = dense_type(dataset.schema.field(name).type)
         if column.type != wanted:
             column = pc.cast(column, wanted)
-        distinct = pc.unique(column)
-        values[name] = distinct
-        index = pc.index_in(column, value_set=distinct, skip_nulls=False)
-        codes[name] = np.asarray(index.to_numpy(zero_copy_only=False), dtype=np.int64)
+        # One hash pass gives both the distinct values (null among them) and the codes.
+        encoded = pc.dictionary_encode(column, null_encoding="encode")
+        values[name] = encoded.dictionary
+        codes[name] = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
     return Profile(int(counts.sum()), counts, values, codes)

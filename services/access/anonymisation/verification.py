@@ -57,6 +57,11 @@ def measure_extract(
 ) -> MeasuredPrivacy:
     """k and distinct ℓ of the written extract; raises if the two checkers disagree."""
     columns = list(dict.fromkeys([*quasi_identifiers, *sensitive]))
+    if not columns:
+        # Nothing to group by: every row is its own release; a table of no columns would
+        # count no rows, so the count comes from the file's metadata.
+        rows = pq.ParquetFile(parquet_path).metadata.num_rows
+        return MeasuredPrivacy(rows=rows, k=rows, l=None, checkers=("parquet",))
     # Text columns come back dictionary-encoded and are grouped by their indices.
     read = pq.read_table(parquet_path, columns=columns, read_dictionary=columns)
     table = _as_integer_codes(read.unify_dictionaries())

@@ -119,7 +119,12 @@ def write_extract(
     try:
         with (
             ThreadPoolExecutor(max_workers=_WORKERS) as pool,
-            pq.ParquetWriter(parquet_path, schema) as parquet_writer,
+            pq.ParquetWriter(
+                parquet_path,
+                schema,
+                # Pseudonyms are all distinct: a dictionary would only be tried and dropped.
+                use_dictionary=[c.name for c in columns if c.action != "pseudonymise"],
+            ) as parquet_writer,
             pa_csv.CSVWriter(csv_path, schema) as csv_writer,
         ):
 
