@@ -22,9 +22,11 @@ from tests.unit.audit.audit_events import (
     OTHER_BUYER,
     PUBLISHER,
     access_sequence,
+    agreement_sequence,
     download_url,
     ids,
     order_paid,
+    order_rejected,
     wrap,
 )
 from vndx.cli import app as cli
@@ -134,6 +136,36 @@ def test_access_events_become_verifiable_records(
     kpis = get(audit_server.url, "/v1/kpis", regulator, period="month", dimension="agency")
     row = next(r for r in kpis.json()["items"] if r["value"] == PUBLISHER)
     assert row["grants"] >= 1 and row["revenue"] >= 1_100_000
+
+
+def test_decisions_reach_the_ledger_and_the_regulators_type_filter(
+    audit_server: AuditServer, audit_settings: Settings, token_for: Tokens
+) -> None:
+    buyer = "decisions-buyer"
+    events = [wrap(p) for p in agreement_sequence("decisions-int", buyer=buyer)]
+    events.append(wrap(order_rejected("decisions-int-2", buyer=buyer)))
+    publish(audit_settings, events)  # on catalog.listings, catalog.organisations, orders, access
+    regulator = token_for("bo-tt", "regulator")
+    decisions = (
+        "listing.inspected,listing.reviewed,organisation.verified,order.placed,"
+        "order.awaiting_approval,order.approved,order.rejected,grant.terminated"
+    )
+
+    mine = wait_for(
+        lambda: records(audit_server, regulator, org=buyer), lambda items: len(items) >= 8
+    )
+    listed = records(audit_server, regulator, type=decisions, org=buyer)
+    expected = {e.id for e in events if not e.type.endswith(("order.paid.v1", "grant.issued.v1"))}
+    expected -= {e.id for e in events if ".listing." in e.type}  # the publisher's, not the buyer's
+    assert {i["event_id"] for i in listed} == expected
+    placed = records(audit_server, regulator, type="order.placed", org=buyer)
+    assert placed[0]["record"]["data"]["policy_sha256"] == events[3].data["policy_sha256"]
+    inspected = records(audit_server, regulator, type="listing.inspected,listing.reviewed")
+    assert {e.id for e in events[:2]} <= {i["event_id"] for i in inspected}
+
+    own = records(audit_server, token_for(buyer, "buyer"))
+    assert {i["event_id"] for i in own} == {i["event_id"] for i in mine}
+    assert records(audit_server, token_for(OTHER_BUYER, "buyer"), org=buyer) == []
 
 
 def test_buyers_and_providers_see_only_their_own_entries(
