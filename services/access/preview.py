@@ -7,7 +7,9 @@ pseudonym key; the column profiles are then measured on that extract with the
 masking rules of ``domain.preview_profile`` and the files are deleted. Nothing
 of a direct identifier is shown. The result is computed once per listing version
 and k target and cached in the database; a version whose targets cannot be met
-is cached as unavailable.
+is cached as unavailable. Computations run one at a time on a worker thread; a
+request waits for its preview up to ``PREVIEW_WAIT_S`` and is otherwise told to
+come back (the computation goes on and fills the cache).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import shutil
 import tempfile
 import threading
 import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,12 +51,25 @@ from services.access.handlers import AccessContext
 from services.common.db import transaction
 from services.common.objectstore import ObjectStore
 
-_locks: dict[tuple[str, int], threading.Lock] = {}
-_locks_guard = threading.Lock()
+PREVIEW_WAIT_S = 20.0
+PREVIEW_RETRY_AFTER_S = 10
+# One preview at a time per process: each is a whole extract build.
+_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="preview")
+_running: dict[tuple[str, int, int], Future[dict[str, Any]]] = {}
+_running_guard = threading.Lock()
 
 
 class ListingNotFound(Exception):
     """No such listing, or not published (or without a data version)."""
+
+
+class PreviewPending(Exception):
+    """The preview is being computed; ask again after ``retry_after_s``."""
+
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__(f"the preview is being computed; try again in {retry_after_s} s")
+        self.message = str(self)
+        self.retry_after_s = retry_after_s
 
 
 class PreviewUnavailable(Exception):
@@ -76,23 +92,47 @@ class PreviewSource:
     targets: PrivacyTargets
 
 
-def get_preview(ctx: AccessContext, listing_id: str) -> dict[str, Any]:
-    """The cached preview of the listing's latest version, computing it the first time."""
+def get_preview(
+    ctx: AccessContext, listing_id: str, wait_s: float = PREVIEW_WAIT_S
+) -> dict[str, Any]:
+    """The cached preview of the listing's latest version, computing it the first time.
+
+    Raises ``ListingNotFound``, ``PreviewUnavailable`` (targets out of reach) or
+    ``PreviewPending`` (not ready within ``wait_s``).
+    """
     source = _source(ctx, listing_id)
     cached = _cached(ctx, source)
     if cached is not None:
         return cached
-    with _lock_for(source):
-        cached = _cached(ctx, source)
-        if cached is not None:
-            return cached
-        try:
-            preview = compute_preview(ctx.extracts.store, source, ctx.extracts.work_root)
-        except AnonymisationFailed as exc:
-            _store(ctx, source, None, f"{exc.reason}: {exc.detail}")
-            raise PreviewUnavailable(_unavailable(f"{exc.reason}: {exc.detail}")) from exc
-        _store(ctx, source, preview, None)
-        return preview
+    key = (source.listing_id, source.version, source.targets.k)
+    with _running_guard:
+        future = _running.get(key)
+        if future is None:
+            future = _pool.submit(_compute_and_store, ctx, source)
+            _running[key] = future
+            future.add_done_callback(lambda _done: _forget(key))
+    try:
+        return future.result(timeout=wait_s)
+    except TimeoutError as exc:
+        raise PreviewPending(PREVIEW_RETRY_AFTER_S) from exc
+
+
+def _forget(key: tuple[str, int, int]) -> None:
+    with _running_guard:
+        _running.pop(key, None)
+
+
+def _compute_and_store(ctx: AccessContext, source: PreviewSource) -> dict[str, Any]:
+    cached = _cached(ctx, source)
+    if cached is not None:
+        return cached
+    try:
+        preview = compute_preview(ctx.extracts.store, source, ctx.extracts.work_root)
+    except AnonymisationFailed as exc:
+        _store(ctx, source, None, f"{exc.reason}: {exc.detail}")
+        raise PreviewUnavailable(_unavailable(f"{exc.reason}: {exc.detail}")) from exc
+    _store(ctx, source, preview, None)
+    return preview
 
 
 def _unavailable(error: str) -> str:
@@ -148,11 +188,6 @@ def _store(
             session.add(row)
     except IntegrityError:
         pass  # another replica stored the same version's preview first
-
-
-def _lock_for(source: PreviewSource) -> threading.Lock:
-    with _locks_guard:
-        return _locks.setdefault((source.listing_id, source.version), threading.Lock())
 
 
 def compute_preview(

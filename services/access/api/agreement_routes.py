@@ -86,6 +86,13 @@ async def _run(func: Callable[..., T], *args: Any) -> T:
         raise not_found("grant") from exc
     except preview.ListingNotFound as exc:
         raise not_found("listing") from exc
+    except preview.PreviewPending as exc:
+        raise ApiError(
+            409,
+            "preview_pending",
+            exc.message,
+            headers={"Retry-After": str(exc.retry_after_s)},
+        ) from exc
     except preview.PreviewUnavailable as exc:
         raise ApiError(409, "preview_unavailable", exc.message) from exc
     except TerminationRefused as exc:

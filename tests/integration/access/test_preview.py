@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import random
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Any
 import pytest
 from sqlmodel import Session
 
+from services.access import preview as previews
 from services.access.adapters.terms_orm import PreviewRow
 from services.access.handlers import AccessContext
 from tests.integration.access.conftest import Exchange, write_population
@@ -207,3 +209,22 @@ def test_a_listing_whose_targets_cannot_be_met_has_no_preview(
         assert refused.status_code == 409, refused.text
         assert refused.json()["error"]["code"] == "preview_unavailable"
         assert "C1" not in refused.text
+
+
+def test_a_preview_not_ready_in_time_is_pending_and_then_served(
+    exchange: Exchange, tmp_path: Path
+) -> None:
+    raw, columns = write_population(tmp_path / "pending.csv", 3_000, seed=8)
+    listing_id = announce(exchange, "bca-c06", columns, raw).listing_id
+    ctx: AccessContext = exchange.client.app.state.access  # type: ignore[attr-defined]
+    with pytest.raises(previews.PreviewPending) as pending:
+        previews.get_preview(ctx, listing_id, wait_s=0.0)
+    assert pending.value.retry_after_s > 0
+    deadline = time.monotonic() + 120
+    while (answer := _preview(exchange, listing_id)).status_code == 409:
+        assert answer.json()["error"]["code"] == "preview_pending"
+        assert int(answer.headers["Retry-After"]) > 0
+        assert time.monotonic() < deadline, "the preview was never computed"
+        time.sleep(0.5)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["row_count"] == 3_000
