@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
 from fastapi.testclient import TestClient
+from sqlmodel import select
 
 from services.common.db import transaction
+from services.common.inbox import InboxRow
 from services.contracts.catalog import (
     ListingPublished,
     ListingRetired,
     ListingUpdated,
     ListingVersionAdded,
+    OrganisationVerified,
 )
+from services.contracts.envelope import Envelope
 from services.pricing import listings
+from services.pricing.adapters.orm import VerifiedOrganisationRow, aware
 from services.pricing.domain import load_default_policy
 from tests.integration.pricing.conftest import (
     Headers,
@@ -148,3 +154,40 @@ def test_a_draft_listing_is_unknown_to_buyers(pricing: TestClient, auth: Headers
         f"/v1/listings/{draft.listing_id}/valuations", headers=auth(draft.org, "provider")
     )
     assert own.status_code == 200 and len(own.json()) == 1
+
+
+def test_verifications_are_applied_once_and_an_older_one_never_overrides_a_newer(
+    pricing: TestClient,
+) -> None:
+    settings = pricing.app.state.settings  # type: ignore[attr-defined]
+    org = f"cong-ty-{uuid.uuid4().hex[:6]}"
+    earlier = datetime.now(UTC) - timedelta(days=1)
+
+    def verified(segment: str, at: datetime) -> Envelope:
+        return wrap(
+            OrganisationVerified(
+                code=org,
+                registered_name="Công ty TNHH Phân tích",
+                segment=segment,  # type: ignore[arg-type]
+                verified_by="vndx-operator",
+                verified_at=at,
+            )
+        )
+
+    as_sme, as_startup = verified("sme", earlier), verified("startup", datetime.now(UTC))
+    # The newer verification, then a late delivery of an older one, twice.
+    publish(settings, as_startup, as_sme, as_sme)
+
+    def older_one_processed() -> bool:
+        with transaction(context(pricing).engine) as session:
+            statement = select(InboxRow).where(InboxRow.event_id == as_sme.id)
+            return session.exec(statement).first() is not None
+
+    wait_for(older_one_processed)
+    with transaction(context(pricing).engine) as session:
+        row = session.get(VerifiedOrganisationRow, org)
+        assert row is not None
+        assert (row.segment, aware(row.verified_at)) == (
+            "startup",
+            as_startup.payload().verified_at,
+        )
