@@ -216,7 +216,7 @@ class NodeEvaluator:
 
 def _label_codes(view: ProfileView, levels: Levels) -> list[npt.NDArray[np.int64]]:
     return [
-        space.level_codes[level][codes]
+        space.label_codes(level, codes)
         for space, level, codes in zip(view.spaces, levels, view.qi_codes, strict=True)
     ]
 

@@ -10,6 +10,7 @@ the base level (e.g. numeric bands of width 20 then 50) keep their raw codes.
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TypeVar
 
 import numpy as np
@@ -32,6 +33,20 @@ class ColumnSpace:
     size: int
     level_codes: dict[int, Codes]
     level_loss: dict[int, Losses]
+
+    @cached_property
+    def identity_levels(self) -> frozenset[int]:
+        """Levels whose label code is the column code itself (nothing to look up)."""
+        identity = np.arange(self.size, dtype=np.int64)
+        return frozenset(
+            level
+            for level, codes in self.level_codes.items()
+            if len(codes) == self.size and np.array_equal(codes, identity)
+        )
+
+    def label_codes(self, level: int, codes: Codes) -> Codes:
+        """Each row's label code at `level`, given its code in this space."""
+        return codes if level in self.identity_levels else self.level_codes[level][codes]
 
 
 @dataclass(frozen=True)
