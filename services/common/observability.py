@@ -259,12 +259,11 @@ class _RuntimeCollector(Collector):
             "Messages behind the partition's high watermark",
             labels=[*group_labels, "topic", "partition"],
         )
-        for consumer in self._runtime.consumers:
-            group = consumer.group_id
-            applied.add_metric([self._service, group], consumer.stats.applied)
-            duplicates.add_metric([self._service, group], consumer.stats.duplicates)
-            dead.add_metric([self._service, group], consumer.stats.dead_lettered)
-            for (topic, partition), behind in sorted(consumer.stats.lag.items()):
+        for group, stats in self._runtime.consumer_figures():
+            applied.add_metric([self._service, group], stats.applied)
+            duplicates.add_metric([self._service, group], stats.duplicates)
+            dead.add_metric([self._service, group], stats.dead_lettered)
+            for (topic, partition), behind in sorted(stats.lag.items()):
                 lag.add_metric([self._service, group, topic, str(partition)], behind)
         yield from (applied, duplicates, dead, lag)
 

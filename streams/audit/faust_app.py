@@ -31,6 +31,7 @@ accepts) brings it to ~3 s.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -173,6 +174,7 @@ class AuditWorker:
                 await self.process([self._delivered(event.message) for event in held])
                 for event in held:
                     event.ack()
+                self._note_lag(app, held)
 
         app.agent(channel, name="audit", sink=None)(audit)
 
@@ -195,6 +197,14 @@ class AuditWorker:
         if self.app is not None:
             await self.app.stop()
             self.app = None
+
+    def _note_lag(self, app: App, events: Sequence[Any]) -> None:
+        """Messages behind each partition's high watermark (for /metrics)."""
+        for event in events:
+            tp = event.message.tp
+            with contextlib.suppress(Exception):  # no watermark yet: keep the last figure
+                behind = app.consumer.highwater(tp) - event.message.offset - 1
+                self.applier.stats.lag[(tp.topic, tp.partition)] = max(behind, 0)
 
     def _delivered(self, message: Any) -> Delivered:
         origin = f"{message.topic}/{message.partition}/{message.offset}/{self.group_id}"

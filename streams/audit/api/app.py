@@ -33,6 +33,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         audit_handlers(settings),
         max_event_bytes=settings.max_event_bytes,
     )
+    runtime.external_consumers.append((GROUP_ID, applier.stats))
     worker = AuditWorker(
         settings,
         applier,

@@ -167,6 +167,14 @@ def test_decisions_reach_the_ledger_and_the_regulators_type_filter(
     assert {i["event_id"] for i in own} == {i["event_id"] for i in mine}
     assert records(audit_server, token_for(OTHER_BUYER, "buyer"), org=buyer) == []
 
+    metrics = httpx.get(audit_server.url + "/metrics", timeout=10).text
+    applied = [
+        line
+        for line in metrics.splitlines()
+        if line.startswith("vndx_consumer_applied_total") and 'group="audit"' in line
+    ]
+    assert applied and float(applied[0].rsplit(" ", 1)[1]) >= len(events)
+
 
 def test_buyers_and_providers_see_only_their_own_entries(
     audit_server: AuditServer, audit_settings: Settings, token_for: Tokens
