@@ -22,7 +22,9 @@ def payment_port(settings: Settings) -> PaymentPort:
     """Stripe when a secret key is set; otherwise the local provider (invoices, waivers)."""
     if settings.stripe_secret_key is not None and settings.stripe_secret_key.get_secret_value():
         return StripeGateway(
-            settings.stripe_secret_key.get_secret_value(), settings.stripe_api_base
+            settings.stripe_secret_key.get_secret_value(),
+            settings.stripe_api_base,
+            checkout_return_url=settings.stripe_checkout_return_url,
         )
     return LocalPayments()
 

@@ -487,6 +487,7 @@ def open_online_payment(ctx: OrdersContext, order_id: str) -> Order:
         assert order is not None
         if _needs_opening(order):
             order.await_payment(opening.reference, opening.client_secret)
+            order.checkout_url = opening.checkout_url
             repo.save(order)
     return order
 
@@ -755,7 +756,9 @@ def apply_payment_outcome(
     """Apply one Stripe event once; returns what it did (for logs and tests)."""
     if event_type not in INTENT_EVENTS:
         state: PaymentState | None = None
-    elif event_type == "payment_intent.succeeded":
+    elif event_type == "payment_intent.succeeded" or (
+        event_type == "checkout.session.completed" and intent.get("payment_status") == "paid"
+    ):
         state = "succeeded"
     else:
         # Events arrive out of order: a failure may be followed by a success, so ask
@@ -777,7 +780,15 @@ def apply_payment_outcome(
     return outcome
 
 
-INTENT_EVENTS = frozenset({"payment_intent.succeeded", "payment_intent.payment_failed"})
+INTENT_EVENTS = frozenset(
+    {
+        "payment_intent.succeeded",
+        "payment_intent.payment_failed",
+        # Stripe Checkout: the session is the order's payment reference.
+        "checkout.session.completed",
+        "checkout.session.expired",
+    }
+)
 
 
 def _apply_intent(

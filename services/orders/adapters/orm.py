@@ -42,6 +42,7 @@ class OrderRow(SQLModel, table=True):
     payment_key: str = Field(max_length=100)
     payment_ref: str | None = Field(default=None, index=True, max_length=100)
     client_secret: str | None = Field(default=None, max_length=200)
+    checkout_url: str | None = Field(default=None, max_length=2000)
     placed_at: datetime = Field(index=True)
     payment_deadline: datetime
     paid_at: datetime | None = None
@@ -144,6 +145,7 @@ def _changing(order: Order) -> dict[str, Any]:
         "status": order.status.value,
         "payment_ref": order.payment_ref,
         "client_secret": order.client_secret,
+        "checkout_url": order.checkout_url,
         "paid_at": order.paid_at,
         "closed_at": order.closed_at,
         "reason": order.reason,
@@ -201,6 +203,7 @@ def from_row(row: OrderRow) -> Order:
         payment_key=row.payment_key,
         payment_ref=row.payment_ref,
         client_secret=row.client_secret,
+        checkout_url=row.checkout_url,
         paid_at=_aware(row.paid_at),
         closed_at=_aware(row.closed_at),
         reason=row.reason,

@@ -63,6 +63,9 @@ class PaymentOut(BaseModel):
     client_secret: str | None = Field(
         default=None, description="for Stripe.js: confirm the PaymentIntent in the browser"
     )
+    checkout_url: str | None = Field(
+        default=None, description="Stripe Checkout: send the buyer here to pay"
+    )
     deadline: AwareDatetime
 
 
@@ -137,6 +140,7 @@ class OrderOut(BaseModel):
                 provider="waiver" if order.is_waiver else order.provider,
                 reference=order.payment_ref,
                 client_secret=order.client_secret,
+                checkout_url=order.checkout_url,
                 deadline=order.payment_deadline,
             ),
             placed_at=order.placed_at,

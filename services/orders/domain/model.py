@@ -77,6 +77,8 @@ class Order:
     payment_key: str = ""
     payment_ref: str | None = None
     client_secret: str | None = None
+    #: Stripe Checkout's page for this order's payment.
+    checkout_url: str | None = None
     paid_at: datetime | None = None
     closed_at: datetime | None = None
     reason: str | None = None
