@@ -32,6 +32,31 @@ from services.pricing.domain.quote import PricedQuote
 from services.pricing.domain.signing import QuoteSigner
 
 _DATETIME = TypeAdapter(datetime)
+_MEMBER_PREFIX = {
+    name: b'"' + name.encode("ascii") + b'":'
+    for name in (
+        "buyer_org",
+        "currency",
+        "duration_days",
+        "expires_at",
+        "id",
+        "issued_at",
+        "justification",
+        "key_id",
+        "lines",
+        "listing_id",
+        "listing_version",
+        "policy_version",
+        "product",
+        "purpose",
+        "segment",
+        "split",
+        "total",
+        "trace",
+    )
+}
+"""`"name":` of every member of the signed body (names are ASCII: sorted by code point
+is RFC 8785's order)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,9 +176,7 @@ class QuoteIssuer:
             "purpose": _json(purpose),
         }
         signed_bytes = (
-            b"{"
-            + b",".join(b'"' + name.encode() + b'":' + fields[name] for name in sorted(fields))
-            + b"}"
+            b"{" + b",".join(_MEMBER_PREFIX[name] + fields[name] for name in sorted(fields)) + b"}"
         )
         signature = self.signer.sign_bytes(signed_bytes)
         # Canonical JSON ends with the object's closing brace: the signature goes before it.
