@@ -335,6 +335,13 @@ def review_listing(
     return listing
 
 
+def pending_reviews(ctx: CatalogContext) -> list[Listing]:
+    """Listings whose latest version waits for an operator's review, oldest change first."""
+    with transaction(ctx.engine) as session:
+        listings = ListingRepository(session).all_current()
+    return [x for x in listings if x.versions and x.review_status() == "pending"]
+
+
 def version_inspection(
     ctx: CatalogContext, principal: Principal, listing_id: str, version: int
 ) -> InspectionFacts:

@@ -118,6 +118,13 @@ class ListingRepository:
         )
         return [from_row(row) for row in self.session.exec(statement).all()]
 
+    def all_current(self) -> list[Listing]:
+        """Drafts and published listings (not retired), oldest change first."""
+        statement = (
+            select(ListingRow).where(ListingRow.status != "retired").order_by(ListingRow.updated_at)  # type: ignore[arg-type]
+        )
+        return [from_row(row) for row in self.session.exec(statement).all()]
+
     def all_published(self) -> list[Listing]:
         statement = select(ListingRow).where(ListingRow.status == "published")
         return [from_row(row) for row in self.session.exec(statement).all()]

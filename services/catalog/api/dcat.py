@@ -21,6 +21,7 @@ CONTEXT = {
 def dataset(listing: Listing, base_url: str) -> dict[str, Any]:
     meta = listing.metadata
     iri = listing_iri(base_url, listing.id)
+    released = listing.released_version()
     item: dict[str, Any] = {
         "@id": iri,
         "@type": "dcat:Dataset",
@@ -57,18 +58,20 @@ def dataset(listing: Listing, base_url: str) -> dict[str, Any]:
                 "vndx:qualityScore": v.quality_score,
                 "dcat:accessURL": {"@id": iri},
                 "vndx:products": list(meta.products),
-                # Offers are made for the latest version only (its policy's uid).
+                # Offers are made for the released version only (its policy's uid).
                 **(
                     {
                         "odrl:hasPolicy": {
                             "@id": f"{version_iri(base_url, listing.id, v.version)}/policy"
                         }
                     }
-                    if v is listing.latest_version
+                    if v is released
                     else {}
                 ),
             }
+            # A version not yet released (findings, pending review) is not offered.
             for v in listing.versions
+            if released is not None and v.version <= released.version
         ],
         **usage_terms(listing, iri),
     }

@@ -18,6 +18,7 @@ from services.catalog.api.schemas import (
     ListingPage,
     ListingUpdateIn,
     OrganisationOut,
+    PendingReview,
     ReviewIn,
     VerificationIn,
     Vocabulary,
@@ -255,6 +256,15 @@ async def get_inspection(
     except handlers.NotFound as exc:
         raise not_found("inspection") from exc
     return result
+
+
+@router.get("/reviews", response_model=list[PendingReview], tags=["inspection"])
+async def pending_reviews(
+    _: Annotated[Principal, Depends(require_roles("operator"))], request: Request
+) -> list[PendingReview]:
+    """The operators' queue: latest versions with sensitive columns awaiting a decision."""
+    listings = await _run(handlers.pending_reviews, _ctx(request))
+    return [PendingReview.of(listing) for listing in listings]
 
 
 @router.post("/listings/{listing_id}/review", response_model=ListingOut, tags=["inspection"])

@@ -9,6 +9,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from services.catalog.domain.model import (
     Column,
     ColumnStats,
+    InspectionFacts,
     Listing,
     ListingMetadata,
     TemporalCoverage,
@@ -60,6 +61,36 @@ class ReviewIn(BaseModel):
 
     decision: Literal["approve", "reject"]
     note: str = Field(default="", max_length=2_000)
+
+
+class PendingReview(BaseModel):
+    """A listing version an operator must decide on, with what the inspection found."""
+
+    listing_id: str
+    org: str
+    title_vi: str
+    title_en: str
+    status: str
+    version: int
+    sensitive_columns: list[str]
+    inspection: InspectionFacts | None
+
+    @classmethod
+    def of(cls, listing: Listing) -> PendingReview:
+        latest = listing.latest_version
+        assert latest is not None
+        return cls(
+            listing_id=listing.id,
+            org=listing.org,
+            title_vi=listing.metadata.title_vi,
+            title_en=listing.metadata.title_en,
+            status=listing.status,
+            version=latest.version,
+            sensitive_columns=[
+                c.name for c in listing.schema_.columns if c.classification == "sensitive"
+            ],
+            inspection=latest.inspection,
+        )
 
 
 class VersionOut(BaseModel):

@@ -99,3 +99,47 @@ def test_only_operators_review(catalog: TestClient, auth: Auth) -> None:
     assert rejected.json()["review_status"] == "rejected"
     refused = catalog.post(f"/v1/listings/{listing_id}/publish", headers=auth(org))
     assert refused.status_code == 409 and "rejected" in refused.json()["error"]["message"]
+
+
+def test_operators_review_queue_shows_pending_versions_with_their_findings(
+    catalog: TestClient, auth: Auth
+) -> None:
+    org = f"hkd-{uuid.uuid4().hex[:6]}"
+    body = _body("attribute")  # the phone numbers stay undeclared: a finding
+    body["columns"][2]["classification"] = "sensitive"
+    listing_id = catalog.post("/v1/listings", json=body, headers=auth(org)).json()["id"]
+    catalog.post(
+        f"/v1/listings/{listing_id}/versions",
+        content=CSV.encode(),
+        headers={**auth(org), "Content-Type": "text/csv"},
+    )
+    for role in ("provider", "buyer", "regulator"):
+        assert catalog.get("/v1/reviews", headers=auth(org, role)).status_code == 403
+    operator = auth("ops", "operator")
+    queue = catalog.get("/v1/reviews", headers=operator).json()
+    item = next(x for x in queue if x["listing_id"] == listing_id)
+    assert item["version"] == 1 and item["sensitive_columns"] == ["revenue"]
+    assert [f["column"] for f in item["inspection"]["findings"]] == ["contact"]
+
+    blocked = catalog.post(
+        f"/v1/listings/{listing_id}/review", json={"decision": "approve"}, headers=operator
+    )
+    assert blocked.status_code == 409 and blocked.json()["error"]["code"] == "personal_data_found"
+    catalog.put(
+        f"/v1/listings/{listing_id}",
+        json={
+            **body,
+            "columns": [
+                body["columns"][0],
+                {**body["columns"][1], "classification": "direct_identifier"},
+                body["columns"][2],
+            ],
+        },
+        headers=auth(org),
+    )
+    approved = catalog.post(
+        f"/v1/listings/{listing_id}/review", json={"decision": "approve"}, headers=operator
+    )
+    assert approved.status_code == 200 and approved.json()["review_status"] == "approved"
+    queue = catalog.get("/v1/reviews", headers=operator).json()
+    assert listing_id not in [x["listing_id"] for x in queue]

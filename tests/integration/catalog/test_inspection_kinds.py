@@ -141,6 +141,11 @@ def test_a_new_version_with_findings_is_not_released_from_a_published_listing(
     assert [v["inspection_passed"] for v in shown["versions"]] == [True, False]
     policy = catalog.get(f"/v1/listings/{listing_id}/policy").json()
     assert policy["target"].endswith(f"/v1/listings/{listing_id}/versions/1")
+    export = catalog.get("/v1/catalog.jsonld").json()
+    dataset = next(d for d in export["dcat:dataset"] if d["dct:identifier"] == listing_id)
+    offered = [d["@id"].rsplit("/", 1)[-1] for d in dataset["dcat:distribution"]]
+    assert offered == ["1"]
+    assert dataset["dcat:distribution"][0]["odrl:hasPolicy"]["@id"] == policy["uid"]
 
     declared = catalog.put(
         f"/v1/listings/{listing_id}", json=_body("direct_identifier"), headers=auth(org)

@@ -69,7 +69,8 @@ def test_old_listings_table_gains_the_terms_columns_with_their_defaults(
     settings = service_settings(
         "catalog", keys_dir=keys_dir, tansu=tansu, seaweed=seaweed, database_url=database_url
     )
-    with TestClient(create_app(settings)) as catalog:
+    app = create_app(settings)
+    with TestClient(app) as catalog:
         shown = catalog.get(f"/v1/listings/{row['id']}")
         assert shown.status_code == 200, shown.text
         assert shown.json()["allowed_purposes"] == list(ALL_PURPOSES)
@@ -80,6 +81,7 @@ def test_old_listings_table_gains_the_terms_columns_with_their_defaults(
         refused = catalog.get("/v1/listings", params={"purpose": "gambling"})
         assert refused.status_code == 422 and refused.json()["error"]["field"] == "purpose"
 
+    app.state.runtime.engine.dispose()
     columns = {c["name"] for c in inspect(engine).get_columns("listings")}
     assert {"allowed_purposes", "approval"} <= columns
     assert migrations.upgrade(engine) == []  # idempotent: a second start adds nothing
