@@ -235,7 +235,7 @@ def build_grant(ctx: AccessContext, grant_id: str) -> bool:
         repo = GrantRepository(session)
         row = repo.row(grant_id, for_update=True)
         if row is None or row.status != "pending":
-            issued = False  # revoked while building: the sweeper deletes the objects
+            issued = False  # revoked or terminated while building
         else:
             grant = to_grant(row)
             grant.issue(privacy, built.result.rows_out, built.objects, _now())
@@ -244,6 +244,9 @@ def build_grant(ctx: AccessContext, grant_id: str) -> bool:
             add_event(session, _issued_event(grant, agreed), source=SOURCE)
             issued = True
     ctx.wake_relay()
+    if not issued:
+        # The grant was closed (and possibly purged) while its extract was uploading.
+        ctx.extracts.purge(grant_id)
     return issued
 
 

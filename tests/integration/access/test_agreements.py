@@ -17,6 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
+from services.access.adapters.extracts import ExtractStore
+from services.access.handlers import AccessContext
 from services.common import usage_policy
 from services.contracts import access as events
 from services.contracts.catalog import ListingSnapshot
@@ -256,3 +258,43 @@ def test_a_regulator_terminates_with_a_full_refund(
         "court order 12/2026",
     )
     assert json.loads(event.model_dump_json())["remaining_seconds"] > 0
+
+
+class _TerminatingMidBuild:
+    """The extract store, with a regulator terminating the grant once its extract is uploaded."""
+
+    def __init__(self, exchange: Exchange, real: ExtractStore) -> None:
+        self.exchange, self.real = exchange, real
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+    def build(self, grant_id: str, *args: Any, **kwargs: Any) -> Any:
+        built = self.real.build(grant_id, *args, **kwargs)
+        assert self.exchange.store.list_keys(f"sandbox/{grant_id}/")
+        ended = self.exchange.client.post(
+            f"/v1/grants/{grant_id}/terminate",
+            json={"reason": "court order during the build", "refund": "full"},
+            headers=self.exchange.auth("mic", "regulator"),
+        )
+        assert ended.status_code == 200, ended.text
+        return built
+
+
+def test_a_grant_terminated_while_its_extract_uploads_leaves_no_object(
+    exchange: Exchange, registry: tuple[Path, list[dict[str, Any]]]
+) -> None:
+    ctx: AccessContext = exchange.client.app.state.access  # type: ignore[attr-defined]
+    real = ctx.extracts
+    ctx.extracts = _TerminatingMidBuild(exchange, real)  # type: ignore[assignment]
+    try:
+        listing = _listing(exchange, registry)
+        order = paid_for(exchange, f"startup-{uuid.uuid4().hex[:6]}", listing)
+        exchange.emit(order)
+        grant = exchange.grant_for(order)
+    finally:
+        ctx.extracts = real
+    assert grant["status"] == "terminated"
+    assert exchange.store.list_keys(f"sandbox/{grant['id']}/") == []
+    types = [type(e) for e in _events(exchange, grant["id"], until=1)]
+    assert types == [events.GrantTerminated]
