@@ -314,7 +314,7 @@ def test_every_known_escape_is_refused_and_reads_nothing(canaries: Canaries, tem
 
 
 @settings(
-    max_examples=250,
+    max_examples=200,
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
@@ -326,7 +326,7 @@ def test_generated_sql_never_reads_outside_the_extract(
     attempt(canaries, data.draw(sandbox_sql(canaries.paths())))
 
 
-@settings(max_examples=150, deadline=None, derandomize=True)
+@settings(max_examples=100, deadline=None, derandomize=True)
 @given(text=st.text(max_size=200))
 def test_arbitrary_text_is_refused_or_answered_never_a_crash(canaries: Canaries, text: str) -> None:
     attempt(canaries, text)
