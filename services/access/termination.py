@@ -12,8 +12,10 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
+from sqlmodel import col, func, select
+
 from services.access import listing_terms
-from services.access.adapters.orm import GrantRepository, to_grant
+from services.access.adapters.orm import GrantRepository, GrantRow, to_grant
 from services.access.domain.grant import Grant
 from services.access.domain.termination import Refund, check_termination, party_of
 from services.access.handlers import SOURCE, AccessContext, Caller, NotFound, purge_closed
@@ -78,3 +80,20 @@ def terminate_grant(
     ctx.wake_relay()
     purge_closed(ctx)
     return grant
+
+
+def published_grants(
+    ctx: AccessContext, caller: Caller, offset: int, limit: int
+) -> tuple[list[Grant], int]:
+    """Grants on the caller's organisation's listings, newest first (those it may end)."""
+    with transaction(ctx.engine) as session:
+        mine = GrantRow.publisher_org == caller.org
+        rows = session.exec(
+            select(GrantRow)
+            .where(mine)
+            .order_by(col(GrantRow.created_at).desc(), col(GrantRow.id))
+            .offset(offset)
+            .limit(limit)
+        ).all()
+        total = session.exec(select(func.count()).select_from(GrantRow).where(mine)).one()
+        return [to_grant(r) for r in rows], int(total)

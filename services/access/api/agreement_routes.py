@@ -14,16 +14,17 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.access import agreements, handlers, preview, termination
-from services.access.api.schemas import GrantOut
+from services.access.api.schemas import GrantOut, GrantPage
 from services.access.domain.grant import GrantError, GrantGone
 from services.access.domain.preview_profile import MAX_SYNTHETIC_ROWS
 from services.access.domain.termination import TerminationRefused
-from services.common.api import ApiError, current_principal, not_found
+from services.common.api import ApiError, current_principal, not_found, require_roles
 from services.common.auth import Principal
 
 router = APIRouter(prefix="/v1")
 
 Anyone = Annotated[Principal, Depends(current_principal)]
+Provider = Annotated[Principal, Depends(require_roles("provider"))]
 T = TypeVar("T")
 
 
@@ -158,3 +159,25 @@ async def terminate(
     )
     facts = await asyncio.to_thread(agreements.facts_of, _ctx(request), [grant.id])
     return GrantOut.of(grant).with_terms(facts.get(grant.id))
+
+
+@router.get("/published-grants", response_model=GrantPage, tags=["grants"])
+async def published_grants(
+    principal: Provider,
+    request: Request,
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> GrantPage:
+    """Grants on the caller's organisation's listings, newest first (provider role):
+    the ones it may terminate for a breach."""
+    ctx = _ctx(request)
+    found, total = await _run(
+        termination.published_grants, ctx, _caller(principal), (page - 1) * page_size, page_size
+    )
+    facts = await asyncio.to_thread(agreements.facts_of, ctx, [g.id for g in found])
+    return GrantPage(
+        items=[GrantOut.of(g).with_terms(facts.get(g.id)) for g in found],
+        page=page,
+        page_size=page_size,
+        total=total,
+    )

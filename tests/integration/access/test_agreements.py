@@ -178,6 +178,16 @@ def test_the_publisher_terminates_for_breach_without_refund_and_access_ends(
     url = exchange.client.post(f"/v1/grants/{grant['id']}/download", headers=buyer).json()["url"]
     assert httpx.get(url).status_code == 200
     publisher = exchange.auth(PUBLISHER, "provider")
+    listed = exchange.client.get(
+        "/v1/published-grants", params={"page_size": 100}, headers=publisher
+    )
+    assert listed.status_code == 200
+    assert grant["id"] in {g["id"] for g in listed.json()["items"]}
+    others = exchange.client.get(
+        "/v1/published-grants", headers=exchange.auth("tinh-khac", "provider")
+    )
+    assert others.json()["total"] == 0
+    assert exchange.client.get("/v1/published-grants", headers=buyer).status_code == 403
 
     for headers in (exchange.auth("someone-else"), exchange.auth("tinh-khac", "provider")):
         assert _terminate(exchange, grant, headers, "none").status_code == 404
