@@ -8,9 +8,10 @@ with ``Retry-After`` once the stack's request deadline passes; none is left
 hanging. After SIGCONT the same processes carry on and every purchase settles
 with nothing lost or doubled.
 
-The object store run is part of make test; the database run (PostgreSQL for
-every service) is in make test-reliability. The deadline is 2 s in these stacks (``VNDX_REQUEST_DEADLINE_S``; 60 s by
-default), so that a ten-second pause is longer than it.
+Both runs (the database run with PostgreSQL for every service) start their own
+stack and take minutes: they are in make test-reliability. The deadline is 2 s
+in these stacks (``VNDX_REQUEST_DEADLINE_S``; 60 s by default), so that a
+ten-second pause is longer than it.
 """
 
 from __future__ import annotations
@@ -119,6 +120,7 @@ def _buying(market: Market) -> tuple[threading.Thread, threading.Event]:
     return thread, done
 
 
+@pytest.mark.slow
 def test_a_frozen_object_store_gets_503_and_work_resumes(tmp_path: Path) -> None:
     stack = start_stack(tmp_path / "stack", extra_env=FAST_DEADLINE)
     try:
