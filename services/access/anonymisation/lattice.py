@@ -78,9 +78,9 @@ class NodeEvaluator:
         self._view = self.root
         self._view_loss: dict[tuple[int, int], float] = {}
         self._root_loss = {
-            (column, level): self.root.weighted_loss(column, level)
-            for column, ladder in enumerate(ladders)
-            for level in range(ladder.top + 1)
+            (column, level): loss
+            for column in range(len(ladders))
+            for level, loss in self.root.weighted_losses(column).items()
         }
         self._cache: dict[Levels, NodeSummary] = {}
         self._focus: Levels = self.root.base
