@@ -507,3 +507,21 @@ def test_a_preview_still_being_computed_is_asked_for_again(
     sign_in(client, "startup-a", "buyer")
     page = client.get(f"/listings/{LISTING_ID}/preview", headers={"HX-Request": "true"}).text
     assert 'hx-trigger="load delay:3s"' in page
+
+
+def test_a_regulator_pages_through_every_matching_record(
+    client: TestClient, apis: FakeApis
+) -> None:
+    record = {
+        "seq": 101,
+        "event_type": "vn.vndx.orders.order.rejected.v1",
+        "occurred_at": NOW,
+        "buyer_org": "startup-a",
+    }
+    apis.answer("GET", "audit", "/v1/audit/records", {"items": [record], "next_after": 101})
+    sign_in(client, "ubgsnn", "regulator")
+    page = client.get("/regulator/records?type=order.rejected&after=100&lang=en").text
+    sent = apis.last("/v1/audit/records").url.params
+    assert sent["type"] == "order.rejected" and sent["after"] == "100"
+    assert "Request rejected" in page
+    assert "/regulator/records?type=order.rejected&org=&listing=&grant=&after=101" in page
