@@ -379,6 +379,16 @@ def stage_event(session: Session, values: dict[str, Any]) -> None:
     session.connection().execute(_OUTBOX.insert(), values)
 
 
+def listing_snapshots(session: Session, listing_ids: list[str]) -> dict[str, str]:
+    """The stored snapshot JSON of each of these listings, by id."""
+    rows = session.exec(
+        select(ListingRow.listing_id, ListingRow.snapshot).where(
+            col(ListingRow.listing_id).in_(listing_ids)
+        )
+    ).all()
+    return {str(listing_id): str(snapshot) for listing_id, snapshot in rows}
+
+
 def remember_listing(session: Session, listing: ListingSnapshot) -> None:
     """Keep the listing's latest snapshot (a redelivered event writes the same facts)."""
     document = listing.model_dump_json()

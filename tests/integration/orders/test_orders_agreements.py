@@ -28,7 +28,7 @@ from services.contracts import catalog
 from services.contracts import orders as events
 from services.contracts.envelope import Envelope
 from services.orders import handlers
-from services.orders.adapters.orm import IdempotencyRow, OrderRow
+from services.orders.adapters.orm import IdempotencyRow, OrderRow, remember_listing
 from services.orders.domain.approval import add_working_days
 
 from .conftest import Shop, snapshot
@@ -329,3 +329,23 @@ def test_undecided_requests_are_rejected_automatically_after_the_deadline(
     assert rejected.type == events.OrderRejected.event_type
     assert rejected.data["automatic"] is True and rejected.data["by_org"] is None
     assert local_shop.get(BUYER, on_time["id"]).json()["status"] == "awaiting_approval"
+
+
+def test_the_periodic_refresh_sees_a_policy_changed_through_another_replica(
+    local_shop: Shop,
+) -> None:
+    listing_id = local_shop.listing(AGENCY)
+    assert local_shop.place(BUYER, local_shop.quote(BUYER, listing_id)).status_code == 201
+    cached = local_shop.ctx.listings[listing_id]
+    assert cached.policy_sha256 == policy_sha256(local_shop.policy(listing_id))
+    assert handlers.refresh_listings(local_shop.ctx) == 0  # nothing changed
+
+    changed = snapshot(listing_id, AGENCY, buyer_may_terminate=False)
+    with transaction(local_shop.ctx.engine) as session:  # another replica's consumer
+        remember_listing(session, changed)
+    local_shop.learn(changed)
+    assert handlers.refresh_listings(local_shop.ctx) == 1
+    assert local_shop.ctx.listings[listing_id].policy_sha256 == policy_sha256(
+        local_shop.policy(listing_id)
+    )
+    assert local_shop.place(BUYER, local_shop.quote(BUYER, listing_id)).status_code == 201
