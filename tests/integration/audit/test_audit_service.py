@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import itertools
 import json
@@ -11,7 +12,10 @@ from typing import Any
 import httpx
 from typer.testing import CliRunner
 
+from services.common.events import KafkaRecord, to_record
+from services.common.kafka import DLQ_ORIGIN_HEADER, KafkaPublisher
 from services.common.settings import Settings
+from services.contracts.topics import ORDERS_ORDERS
 from streams.ledger.checkpoint import Checkpoint, public_key_from_pem
 from streams.ledger.merkle import leaf_hash
 from streams.ledger.records import canonical_json
@@ -30,6 +34,7 @@ from tests.unit.audit.audit_events import (
     wrap,
 )
 from vndx.cli import app as cli
+from vndx.commands.dlq import read_dead_letters
 
 Tokens = Callable[[str, str], str]
 ALERT = "vn.vndx.audit.alert.raised.v1"
@@ -305,3 +310,36 @@ def test_worker_stopped_mid_stream_and_redelivered_keeps_one_gapless_ledger(
         lambda: CliRunner().invoke(cli, ["audit", "verify", *from_topic(audit_settings)]).exit_code,
         lambda code: code == 0,
     )
+
+
+def test_poison_is_parked_and_the_worker_goes_on(
+    audit_server: AuditServer, audit_settings: Settings, token_for: Tokens
+) -> None:
+    listing, order, _ = ids("poison-int")
+    paid = wrap(order_paid(listing, order))
+    future = to_record(
+        ORDERS_ORDERS,
+        paid.model_copy(update={"id": f"{paid.id}-v9", "type": f"{paid.type[:-2]}v9"}),
+    )
+    garbage = KafkaRecord(ORDERS_ORDERS, b"poison", b"\x00not an event{", [("ce_type", b"x")])
+
+    async def send() -> None:
+        publisher = KafkaPublisher(audit_settings)
+        try:
+            await publisher.publish([garbage, future, to_record(ORDERS_ORDERS, paid)])
+        finally:
+            await publisher.stop()
+
+    asyncio.run(send())
+    regulator = token_for("bo-tt", "regulator")
+    recorded = wait_for(
+        lambda: records(audit_server, regulator, type="order.paid", listing=listing), bool
+    )
+    assert [r["event_id"] for r in recorded] == [paid.id]  # the good event after the poison
+    letters = wait_for(
+        lambda: asyncio.run(read_dead_letters(audit_settings, [f"{ORDERS_ORDERS}.dlq"])),
+        lambda found: len(found) >= 2,
+    )
+    reasons = sorted(letter.reason.split(":")[0] for letter in letters)
+    assert reasons == ["malformed", "unknown version"]
+    assert all(letter.header(DLQ_ORIGIN_HEADER).endswith("/audit") for letter in letters)
