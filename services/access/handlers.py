@@ -33,7 +33,11 @@ from services.access.domain import AnonymisationFailed, PrivacyTargets, derive_g
 from services.access.domain.grant import Grant, GrantError, MeasuredPrivacy
 from services.access.domain.listing_rules import plan_from_columns
 from services.common.db import exclusive_claim, transaction
-from services.common.observability import EXTRACT_BUILD_SECONDS
+from services.common.observability import (
+    EXTRACT_BUILD_SECONDS,
+    continued_trace,
+    current_traceparent,
+)
 from services.common.outbox import add_event
 from services.common.settings import Settings
 from services.contracts import access as events
@@ -141,7 +145,7 @@ def open_grant(session: Session, paid: OrderPaid, now: datetime | None = None) -
         duration_days=paid.duration_days,
         created_at=now,
     )
-    repo.save(grant)
+    repo.save(grant).traceparent = current_traceparent()
     listing_terms.remember_order(session, grant.id, paid)
 
 
@@ -195,7 +199,18 @@ def build_pending(ctx: AccessContext) -> int:
 
 
 def build_grant(ctx: AccessContext, grant_id: str) -> bool:
-    """Build one pending grant's extract and issue it, or fail it; False if it must wait."""
+    """Build one pending grant's extract and issue it, or fail it; False if it must wait.
+
+    The build runs in the paid order's trace, so ``grant.issued`` continues it.
+    """
+    with transaction(ctx.engine) as session:
+        row = GrantRepository(session).row(grant_id)
+        parent = row.traceparent if row is not None else None
+    with continued_trace(parent):
+        return _build_grant(ctx, grant_id)
+
+
+def _build_grant(ctx: AccessContext, grant_id: str) -> bool:
     with transaction(ctx.engine) as session:
         row = GrantRepository(session).row(grant_id)
         if row is None or row.status != "pending":

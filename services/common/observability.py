@@ -19,6 +19,7 @@ import secrets
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -66,6 +67,17 @@ def trace_id_of(traceparent: str | None) -> str | None:
     if match is None or set(match.group(1)) == {"0"} or set(match.group(2)) == {"0"}:
         return None
     return match.group(1)
+
+
+@contextmanager
+def continued_trace(parent: str | None) -> Iterator[str]:
+    """Run the block as a child span of ``parent`` (a new trace when there is none)."""
+    traceparent = child_traceparent(parent)
+    token = CURRENT_TRACEPARENT.set(traceparent)
+    try:
+        yield traceparent
+    finally:
+        CURRENT_TRACEPARENT.reset(token)
 
 
 def new_traceparent() -> str:

@@ -2,10 +2,14 @@
 
 publish -> quote -> order (local invoice) -> settle -> paid -> grant -> download
 -> fulfilled -> revoke -> the same URL fails -> the audit ledger holds each step.
+The purchase's requests carry one W3C trace: its id is in every service's JSON logs
+and on the events the purchase caused.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -16,7 +20,11 @@ import httpx
 import pytest
 
 from services.common.auth import TokenIssuer
+from services.common.observability import trace_id_of
 from services.common.settings import Settings
+from services.contracts.access import GrantIssued
+from services.contracts.topics import ACCESS_GRANTS
+from tests.integration.kafka_probe import read_topic
 from tests.policy_acceptance import accepted_order_body
 from vndx.demo_data import adult_listing
 from vndx.stack import EmbeddedStack, StackConfig
@@ -26,9 +34,9 @@ SERVICES = ("catalog", "pricing", "orders", "access", "audit")
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedStack]:
-    running = EmbeddedStack(
-        StackConfig.on_free_ports(tmp_path_factory.mktemp("purchase"), services=SERVICES)
-    )
+    config = StackConfig.on_free_ports(tmp_path_factory.mktemp("purchase"), services=SERVICES)
+    config.extra_env["VNDX_LOG_FORMAT"] = "json"
+    running = EmbeddedStack(config)
     running.start()
     yield running
     running.stop()
@@ -54,7 +62,10 @@ def test_a_startup_buys_the_adult_census_and_a_regulator_revokes_it(
         return {"Authorization": f"Bearer {issuer.issue(org, role)}"}  # type: ignore[arg-type]
 
     buyer_org = f"startup-{uuid.uuid4().hex[:6]}"
-    provider, buyer = as_("gso", "provider"), as_(buyer_org, "buyer")
+    trace_id = uuid.uuid4().hex
+    # Every request of this purchase (the buyer's and the operator's settlement) in one trace.
+    in_trace = {"traceparent": f"00-{trace_id}-{uuid.uuid4().hex[:16]}-01"}
+    provider, buyer = as_("gso", "provider"), {**as_(buyer_org, "buyer"), **in_trace}
     operator, regulator = as_("vndx-ops", "operator"), as_("ubgsnn", "regulator")
     catalog = httpx.Client(base_url=stack.url("catalog"), timeout=60)
     pricing = httpx.Client(base_url=stack.url("pricing"), timeout=30)
@@ -116,7 +127,7 @@ def test_a_startup_buys_the_adult_census_and_a_regulator_revokes_it(
     order = _until("orders to learn the listing", place)
     if order["status"] != "paid":
         assert order["payment"]["provider"] == "local"
-        settled = orders.post(f"/v1/orders/{order['id']}/settle", headers=operator)
+        settled = orders.post(f"/v1/orders/{order['id']}/settle", headers={**operator, **in_trace})
         assert settled.status_code == 200, settled.text
 
     def issued_grant() -> dict[str, Any] | None:
@@ -164,3 +175,18 @@ def test_a_startup_buys_the_adult_census_and_a_regulator_revokes_it(
     assert hidden.status_code in (200, 404)
     if hidden.status_code == 200:
         assert hidden.json()["items"] == []
+
+    _assert_traced(stack, trace_id, grant["id"])
+
+
+def _assert_traced(stack: EmbeddedStack, trace_id: str, grant_id: str) -> None:
+    """The purchase's trace id is in each service's log and on the grant's issuance."""
+    for service in SERVICES:
+        lines = (stack.log_dir / f"{service}.log").read_text(encoding="utf-8").splitlines()
+        traced = [line for line in lines if line.startswith("{") and trace_id in line]
+        assert any(json.loads(line).get("trace_id") == trace_id for line in traced), service
+    events = asyncio.run(
+        read_topic(stack.tansu.bootstrap_servers, ACCESS_GRANTS, key=grant_id, until=1)
+    )
+    issued = [e for _, e in events if e.type == GrantIssued.event_type]
+    assert issued and all(trace_id_of(e.traceparent) == trace_id for e in issued)

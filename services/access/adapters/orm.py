@@ -68,6 +68,8 @@ class GrantRow(SQLModel, table=True):
     reason: str | None = Field(default=None, max_length=1000)
     build_attempts: int = 0
     purged_at: datetime | None = _time(nullable=True)
+    #: The paid order's trace, so the builder's events and logs continue the purchase's.
+    traceparent: str | None = Field(default=None, max_length=64)
 
 
 class DownloadUrlRow(SQLModel, table=True):
