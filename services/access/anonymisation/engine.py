@@ -200,7 +200,9 @@ def _class_filter(evaluator: NodeEvaluator, best: NodeSummary) -> ClassFilter:
     ]
     encoder, keys = ClassKeyEncoder.learn(codes, cardinalities, evaluator.profile.groups)
     released = np.unique(keys[evaluator.kept_groups(best.levels)])
-    return ClassFilter(evaluator.ladders, best.levels, encoder, released)
+    class_filter = ClassFilter(evaluator.ladders, best.levels, encoder, released)
+    _ = class_filter.released_table  # built once here, not by racing writer threads
+    return class_filter
 
 
 def _verified_figures(

@@ -13,6 +13,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
@@ -24,7 +25,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.dataset as pa_ds
 import pyarrow.parquet as pq
 
-from services.access.anonymisation.class_keys import ClassKeyEncoder
+from services.access.anonymisation.class_keys import ClassKeyEncoder, mixed_radix_bound
 from services.access.anonymisation.ladders import Ladder
 from services.access.anonymisation.pseudonymiser import PseudonymColumns
 from services.access.anonymisation.source import dense_type
@@ -32,6 +33,7 @@ from services.access.domain import AnonymisationFailed
 
 BATCH_ROWS = 128 * 1024
 _WORKERS = min(4, os.cpu_count() or 1)
+_MAX_TABLE_KEYS = 1 << 24  # a 16 MiB lookup table beats a binary search per row
 
 
 @dataclass(frozen=True)
@@ -65,9 +67,25 @@ class ClassFilter:
         keys, known = self.encoder.encode(codes, rows)
         if len(self.released_keys) == 0:
             return np.zeros(rows, dtype=np.bool_)
+        table = self.released_table
+        if table is not None:
+            released: npt.NDArray[np.bool_] = seen & known & table[keys]
+            return released
         rank = np.minimum(np.searchsorted(self.released_keys, keys), len(self.released_keys) - 1)
-        released: npt.NDArray[np.bool_] = seen & known & (self.released_keys[rank] == keys)
+        released = seen & known & (self.released_keys[rank] == keys)
         return released
+
+    @cached_property
+    def released_table(self) -> npt.NDArray[np.bool_] | None:
+        """Released-or-not by key, when keys are small enough to index a table directly."""
+        if self.encoder.compactions:
+            return None
+        bound = mixed_radix_bound(self.encoder.cardinalities)
+        if bound > _MAX_TABLE_KEYS:
+            return None
+        table = np.zeros(bound, dtype=np.bool_)
+        table[self.released_keys] = True
+        return table
 
 
 @dataclass(frozen=True)
