@@ -126,13 +126,15 @@ def remember_listing(session: Session, listing: ListingSnapshot) -> None:
     session.add(row)
 
 
-def open_grant(session: Session, paid: OrderPaid, now: datetime | None = None) -> None:
+def open_grant(
+    session: Session, paid: OrderPaid, now: datetime | None = None, *, iri_base: str
+) -> None:
     """A paid order: renew the grant it names, or open a pending grant for it."""
     now = now or _now()
     repo = GrantRepository(session)
     if repo.by_order(paid.order_id) is not None:
         return
-    if paid.renews_grant_id and _renew(session, paid, now):
+    if paid.renews_grant_id and _renew(session, paid, now, iri_base):
         return
     grant = Grant(
         id=str(uuid.uuid4()),
@@ -149,7 +151,7 @@ def open_grant(session: Session, paid: OrderPaid, now: datetime | None = None) -
     listing_terms.remember_order(session, grant.id, paid)
 
 
-def _renew(session: Session, paid: OrderPaid, now: datetime) -> bool:
+def _renew(session: Session, paid: OrderPaid, now: datetime, iri_base: str) -> bool:
     repo = GrantRepository(session)
     row = repo.row(str(paid.renews_grant_id), for_update=True)
     if row is None or row.buyer_org != paid.buyer_org or row.listing_id != paid.listing_id:
@@ -160,6 +162,10 @@ def _renew(session: Session, paid: OrderPaid, now: datetime) -> bool:
     except GrantError:
         return False  # a closed or unbuilt grant is not extended: the order opens a new one
     repo.save(grant, row)
+    # The renewal order's purpose and accepted policy, and the longer period, are a new
+    # agreement: the ledger gets its hash like an issuance's.
+    listing_terms.remember_order(session, grant.id, paid)
+    agreed = listing_terms.make_agreement(session, grant, iri_base)
     add_event(
         session,
         events.GrantRenewed(
@@ -168,6 +174,7 @@ def _renew(session: Session, paid: OrderPaid, now: datetime) -> bool:
             listing_id=grant.listing_id,
             order_id=paid.order_id,
             expires_at=expires_at,
+            agreement_sha256=agreed.sha256,
         ),
         source=SOURCE,
     )

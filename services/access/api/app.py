@@ -37,7 +37,7 @@ async def _every(interval_s: float, name: str, jobs: list[Callable[[], object]])
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings(service_name="access")
-    runtime = ServiceRuntime(settings, ACCESS_TABLES, consumer_specs())
+    runtime = ServiceRuntime(settings, ACCESS_TABLES, consumer_specs(settings.iri_base))
     store = ObjectStore.from_settings(settings)
     ctx = handlers.AccessContext(
         engine=runtime.engine,
