@@ -67,7 +67,8 @@ class Churn:
             self.stack.restart("audit")
             self.changes.append("audit left and joined")
         elif name in self.stack.replicas:
-            crash = turn % 2 == 0
+            # A replica stops every second round of its own; alternate the two ways.
+            crash = (turn // (2 * (len(REPLICATED) + 1))) % 2 == 0
             self.stack.stop_replica(name, kill=crash)
             self.changes.append(f"{name} {'killed' if crash else 'left'}")
         else:
