@@ -8,7 +8,9 @@ Prints one table. The append rate is the worker's path minus the broker: the
 events are applied as the faust agent applies them (`BatchApplier`: inbox
 rows, ledger rows, outbox rows, usage-watch and KPI updates), once with one
 SQLite transaction per event (before batching) and once with `--batch`
-events per transaction (now). Verification is what `vndx audit verify` runs once it has read
+events per transaction (now). `--join` instead measures the faust worker's first group join on Tansu
+for several session timeouts (Tansu completes a first join after half of it).
+Verification is what `vndx audit verify` runs once it has read
 the ledger (`verify_ledger` over every record and checkpoint), over a
 million records built as in bench_ledger; the reference is plain SHA-256 of
 the same bytes. The goal is under 10 s for 1,000,000 records.
@@ -17,6 +19,7 @@ the same bytes. The goal is under 10 s for 1,000,000 records.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 import tempfile
 import time
@@ -34,12 +37,15 @@ from sqlmodel import Session
 
 from services.common.db import create_tables, make_engine
 from services.common.events import KafkaRecord
+from services.common.kafka import KafkaPublisher, ensure_topics
 from services.common.runtime import COMMON_TABLES
 from services.common.settings import Settings
 from services.contracts.envelope import Envelope, EventPayload
+from services.contracts.topics import all_topics_with_dlq
 from streams.audit.agents import GROUP_ID, audit_handlers
 from streams.audit.batches import Admitted, BatchApplier
 from streams.audit.checkpoints import sign_if_due
+from streams.audit.faust_app import AuditWorker
 from streams.audit.keys import ledger_signing_key
 from streams.audit.ledger_store import ensure_head
 from streams.audit.tables import AUDIT_TABLES
@@ -49,6 +55,7 @@ from streams.ledger.checkpoint import Checkpoint
 from streams.ledger.log import AuditLog
 from tests.bench.bench_ledger import START, fast_record_bytes, timed
 from tests.unit.audit.audit_events import T0, download_url, grant_issued, ids, queried, wrap
+from vndx.embedded import Tansu
 
 
 def worker_events(count: int) -> list[Envelope]:
@@ -84,10 +91,11 @@ def append_through_worker(
         handlers = {kind: _inbox_only for kind in handlers}
     applier = BatchApplier(engine, GROUP_ID, handlers, max_event_bytes=settings.max_event_bytes)
     admitted = [Admitted(_NO_RECORD, envelope, envelope.payload()) for envelope in events]
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     for start in range(0, len(admitted), batch):
         applier.apply_batch(admitted[start : start + batch])
     applied = time.perf_counter() - started
+    CPU_SECONDS[f"{batch}/{with_agents}"] = time.process_time() - cpu_started
     started = time.perf_counter()
     tree = LedgerTree(engine)
     checkpoint = sign_if_due(engine, tree, ledger_signing_key(settings), every=1, interval_s=1)
@@ -98,11 +106,51 @@ def append_through_worker(
     return applied, signed
 
 
+#: CPU seconds of each append run (the machine may be shared: wall time waits for others).
+CPU_SECONDS: dict[str, float] = {}
 _NO_RECORD = KafkaRecord(topic="bench", key=None, value=b"", headers=[])
 
 
 def _inbox_only(_session: Session, _envelope: Envelope, _payload: EventPayload) -> None:
     """A handler that does nothing: the batch still writes each event's inbox row."""
+
+
+async def _start_and_stop(settings: Settings, applier: BatchApplier) -> tuple[float, float]:
+    """(seconds to the first assignment, seconds until `start` returned, i.e. consuming)."""
+    worker = AuditWorker(settings, applier, KafkaPublisher(settings))
+    started = time.perf_counter()
+    await worker.start()
+    consuming = time.perf_counter() - started
+    await worker.stop()
+    return worker.joined_after_s or float("nan"), consuming
+
+
+def measure_joins(sessions: list[float]) -> list[tuple[float, float, float]]:
+    """(session s, seconds to the group's first assignment, seconds until consuming) on Tansu.
+
+    Each measurement uses a group of its own, so no earlier member is waited for.
+    """
+    results: list[tuple[float, float, float]] = []
+    with tempfile.TemporaryDirectory() as directory:
+        root = Path(directory)
+        with Tansu(root / "tansu.log") as broker:
+            asyncio.run(ensure_topics(broker.bootstrap_servers, all_topics_with_dlq()))
+            for session_s in sessions:
+                settings = Settings(
+                    env="test",
+                    service_name="audit",
+                    data_dir=root,
+                    kafka_bootstrap=broker.bootstrap_servers,
+                    audit_session_timeout_s=session_s,
+                )
+                engine = make_engine(settings.resolved_database_url)
+                group = f"audit-join-{session_s:g}"
+                applier = BatchApplier(engine, group, {}, max_event_bytes=settings.max_event_bytes)
+
+                joined, consuming = asyncio.run(_start_and_stop(settings, applier))
+                engine.dispose()
+                results.append((session_s, joined, consuming))
+    return results
 
 
 def main() -> None:
@@ -112,8 +160,23 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=1_000_000, help="records to verify")
     parser.add_argument("--every", type=int, default=1000, help="records per checkpoint")
     parser.add_argument("--repeat", type=int, default=3, help="best of N for hashing and verify")
+    parser.add_argument(
+        "--join",
+        action="store_true",
+        help="only measure the faust worker's first group join on Tansu (60, 10, 6, 3 s sessions)",
+    )
     args = parser.parse_args()
     console = Console()
+    if args.join:
+        table = Table(title="faust audit worker: first group join on Tansu")
+        for column in ("session timeout s", "joined after s", "consuming after s"):
+            table.add_column(column, justify="right")
+        with console.status("starting the worker with each session timeout…"):
+            joins = measure_joins([60.0, 10.0, 6.0, 3.0])
+        for session_s, joined, consuming in joins:
+            table.add_row(f"{session_s:g}", f"{joined:.1f}", f"{consuming:.1f}")
+        console.print(table)
+        return
 
     events = worker_events(args.events)
     appends: dict[str, tuple[float, float]] = {}
@@ -155,27 +218,39 @@ def main() -> None:
         raise SystemExit(f"verification failed: {report}")
 
     table = Table(title="audit worker and verifier")
-    for column in ("step", "records", "seconds", "records/s", "x SHA-256"):
+    for column in ("step", "records", "seconds", "CPU s", "records/s", "x SHA-256"):
         table.add_column(column, justify="left" if column == "step" else "right")
     reference = sha_seconds / args.records
 
-    def row(step: str, count: int, seconds: float) -> None:
+    def row(step: str, count: int, seconds: float, cpu: float | None = None) -> None:
         table.add_row(
             step,
             f"{count:,}",
             f"{seconds:.2f}",
+            "–" if cpu is None else f"{cpu:.2f}",
             f"{count / seconds:,.0f}",
             f"{seconds / count / reference:,.0f}",
         )
 
     row("plain SHA-256 of the record bytes (reference)", args.records, sha_seconds)
-    row("before: worker append, 1 event per transaction", len(events), appends["before"][0])
+    row(
+        "before: worker append, 1 event per transaction",
+        len(events),
+        appends["before"][0],
+        CPU_SECONDS["1/True"],
+    )
     row(
         f"after: worker append, {args.batch} events per transaction",
         len(events),
         appends["after"][0],
+        CPU_SECONDS[f"{args.batch}/True"],
     )
-    row(f"floor: inbox rows only, {args.batch} per transaction", len(events), appends["floor"][0])
+    row(
+        f"floor: inbox rows only, {args.batch} per transaction",
+        len(events),
+        appends["floor"][0],
+        CPU_SECONDS[f"{args.batch}/False"],
+    )
     row("tree catch-up from the store + one signed checkpoint", len(events), appends["after"][1])
     row(f"vndx audit verify core ({len(checkpoints):,} checkpoints)", args.records, verify_seconds)
     console.print(table)
