@@ -124,4 +124,7 @@ def record_view(row: LedgerEntryRow) -> dict[str, Any]:
         "order_id": row.order_id,
         "leaf_hash": base64.b64encode(row.leaf_hash).decode("ascii"),
         "record": json.loads(row.record),
+        # The stored canonical bytes: a verifier hashes them as they are instead of
+        # canonicalising `record` again (RFC 8785 in Python costs ~100x the hash).
+        "record_b64": base64.b64encode(row.record).decode("ascii"),
     }
