@@ -43,7 +43,13 @@ from faust import App, SASLCredentials, SSLCredentials  # imported eagerly: ~1 s
 
 from services.common.events import KafkaRecord
 from services.common.faults import CONSUMER_AFTER_EFFECT, FaultInjector
-from services.common.kafka import DLQ_ORIGIN_HEADER, DLQ_REASON_HEADER, KafkaPublisher, PoisonEvent
+from services.common.kafka import (
+    DLQ_ORIGIN_HEADER,
+    DLQ_REASON_HEADER,
+    ConsumerStats,
+    KafkaPublisher,
+    PoisonEvent,
+)
 from services.common.settings import Settings
 from services.contracts.topics import (
     ACCESS_GRANTS,
@@ -154,7 +160,7 @@ class AuditWorker:
         return self.applier.consumer
 
     @property
-    def stats(self) -> Any:
+    def stats(self) -> ConsumerStats:
         return self.applier.stats
 
     def build(self) -> App:
