@@ -15,9 +15,8 @@ not allowed to stop the load silently.
 
 The quick run (make test) kills a few times over about forty orders; the slow
 run (make test-reliability) kills fifty times over a thousand orders. The
-Stripe crash point (between the Stripe call and recording its id) needs Stripe
-as the payment provider, which this stack does not run: it is proven on the
-orders service against localstripe in ``tests/integration/orders/test_orders_stripe.py``.
+Stripe crash point (between the Stripe call and recording its id) needs card
+buyers and Stripe as the payment provider: ``test_stripe_crash_point.py``.
 """
 
 from __future__ import annotations
