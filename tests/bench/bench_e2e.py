@@ -263,6 +263,7 @@ class Journey:
     """When each step of one purchase happened (wall clock, seconds)."""
 
     paid: float  # order.paid committed with the order (orders)
+    paid_published: float  # orders' relay had order.paid on the broker
     received: float  # access recorded the pending grant (its consumer had order.paid)
     issued: float  # access committed the issued grant with grant.issued
     published: float  # access's relay had grant.issued on the broker
@@ -270,10 +271,11 @@ class Journey:
 
 def journeys(stack: FaultyStack, order_ids: set[str]) -> dict[str, Journey]:
     paid = {
-        str(key): _time(created)
-        for key, created in rows(
+        str(key): (_time(created), _time(published))
+        for key, created, published in rows(
             stack.database("orders"),
-            f"SELECT key, created_at FROM outbox WHERE event_type = '{ORDER_PAID}'",
+            f"SELECT key, created_at, published_at FROM outbox WHERE event_type = '{ORDER_PAID}'"
+            " AND published_at IS NOT NULL",
         )
     }
     published = {
@@ -292,7 +294,7 @@ def journeys(stack: FaultyStack, order_ids: set[str]) -> dict[str, Journey]:
         order_id, grant_id = str(order_id), str(grant_id)
         if order_id in order_ids and order_id in paid and grant_id in published:
             found[order_id] = Journey(
-                paid[order_id], _time(created), _time(issued), published[grant_id]
+                *paid[order_id], _time(created), _time(issued), published[grant_id]
             )
     return found
 
@@ -358,6 +360,8 @@ def report(
     e2e_rate = len(within) / seconds
     http_rate = len(load.settled) / seconds
     delivery = [t.received - t.paid for t in trips.values()]
+    relay = [t.paid_published - t.paid for t in trips.values()]
+    consume = [t.received - t.paid_published for t in trips.values()]
     publish = [t.published - t.issued for t in trips.values()]
     event_path = [d + p for d, p in zip(delivery, publish, strict=True)]
     building = [t.issued - t.received for t in trips.values()]
@@ -394,6 +398,8 @@ def report(
         f"p99 ≤ {GOAL_RATIO:.0f}× raw = {GOAL_RATIO * raw['p99']:,.1f} ms (now {ratio:,.1f}×)",
     )
     table.add_row("  orders relay → broker → access consumer", "", *_ms(percentiles(delivery)), "")
+    table.add_row("    orders relay: committed → on the broker", "", *_ms(percentiles(relay)), "")
+    table.add_row("    broker → access consumer committed", "", *_ms(percentiles(consume)), "")
     table.add_row("  access relay publishes grant.issued", "", *_ms(percentiles(publish)), "")
     table.add_row("raw aiokafka produce → consume", str(raw["count"]), *_ms(raw), "reference")
     table.add_row(
@@ -444,6 +450,8 @@ def report(
                 },
                 "paid_to_issued_without_extract_ms": path,
                 "delivery_ms": percentiles(delivery),
+                "orders_relay_ms": percentiles(relay),
+                "access_consume_ms": percentiles(consume),
                 "publish_ms": percentiles(publish),
                 "raw_round_trip_ms": raw,
                 "p99_ratio_to_raw": round(ratio, 2),
