@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 from fastapi import FastAPI
 
@@ -18,10 +19,13 @@ from services.common.objectstore import ObjectStore
 from services.common.runtime import ServiceRuntime
 from services.common.settings import Settings, load_settings
 
+#: This service's Alembic revisions.
+MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
+
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings(service_name="catalog")
-    runtime = ServiceRuntime(settings, CATALOG_TABLES)
+    runtime = ServiceRuntime(settings, CATALOG_TABLES, migrations=MIGRATIONS)
     store = ObjectStore.from_settings(settings)
 
     @contextlib.asynccontextmanager
