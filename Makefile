@@ -50,11 +50,11 @@ test-unit: $(STAMP) ## unit tests only (nothing running)
 test-integration: $(STAMP) web-assets system-deps ## integration and end-to-end tests
 	$(VENV)/bin/pytest tests/integration tests/e2e -m "not slow" $(PYTEST_ARGS)
 
-test-reliability: $(STAMP) web-assets system-deps ## the full reliability suite and every slow test (long)
-	$(VENV)/bin/pytest tests/reliability $(PYTEST_ARGS)
+test-reliability: $(STAMP) web-assets system-deps ## the full reliability suite and every slow test (long; docs/reliability.md)
+	$(VENV)/bin/pytest tests/reliability --durations=0 $(PYTEST_ARGS)
 	$(VENV)/bin/pytest -m slow tests/integration tests/e2e $(PYTEST_ARGS)
 
-bench: $(STAMP) ## run every benchmark and print the figures
+bench: $(STAMP) ## run every benchmark (end to end included) and print the figures
 	$(PY) -m tests.bench.run_all
 
 clean: ## remove the embedded stack's data (.vndx) and caches

@@ -88,6 +88,27 @@ DIAGNOSES = [
 
 
 @dataclass(frozen=True)
+class DemoBuyer:
+    """A buyer organisation the operator verifies, so its segment discount applies."""
+
+    code: str
+    registered_name: str
+    tax_code: str
+    segment: str
+
+
+DEMO_BUYERS: tuple[DemoBuyer, ...] = (
+    DemoBuyer("startup-a", "Công ty Cổ phần Khởi nghiệp Dữ liệu A", "0312345673", "startup"),
+    DemoBuyer("sme-phan-tich-so", "Công ty TNHH Phân tích Số", "0105557775", "sme"),
+    DemoBuyer("dh-vinh", "Trường Đại học Vinh", "0401234566", "research_education"),
+    DemoBuyer("quy-cong-dong", "Quỹ Hỗ trợ Phát triển Cộng đồng", "4801234568", "public_interest"),
+    DemoBuyer(
+        "data-insight-sg", "Data Insight Pte. Ltd. — Văn phòng đại diện", "0108889994", "foreign"
+    ),
+)
+
+
+@dataclass(frozen=True)
 class DemoDataset:
     org: str
     org_name: str
@@ -259,6 +280,10 @@ def demo_datasets() -> list[DemoDataset]:
                 "temporal": {"start": "2024-01-01", "end": "2025-12-31"},
                 "update_frequency": "monthly",
                 "products": ["download", "sandbox"],
+                # Population data: public-interest uses only, each request decided by C06.
+                "allowed_purposes": ["research", "statistics", "public_service"],
+                "approval": "provider",
+                "min_k": 10,
                 "columns": [
                     _column("full_name", "string", "direct_identifier"),
                     _column("citizen_id", "string", "direct_identifier", keep_as_pseudonym=True),
@@ -319,6 +344,15 @@ def demo_datasets() -> list[DemoDataset]:
                 "temporal": {"start": "2025-01-01", "end": "2025-12-31"},
                 "update_frequency": "monthly",
                 "products": ["sandbox"],
+                # Health data: no commercial use, aggregates of at least 20 visits only.
+                "allowed_purposes": [
+                    "research",
+                    "statistics",
+                    "public_service",
+                    "education",
+                    "journalism",
+                ],
+                "min_group_size": 20,
                 "columns": [
                     _column(
                         "visit_date",

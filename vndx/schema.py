@@ -86,7 +86,7 @@ def migrations_dir(service: str) -> Path:
 
 def migrate_database(engine: Engine, service: str) -> None:
     """Bring ``engine``'s database to ``service``'s newest revision."""
-    upgrade(engine, migrations_dir(service), service)
+    upgrade(engine, migrations_dir(service), service, service_tables(service))
 
 
 def differences(engine: Engine, service: str) -> list[object]:

@@ -1,4 +1,10 @@
-"""``vndx seed --demo``: demo agencies and listings, published through the catalog API."""
+"""``vndx seed --demo``: demo agencies, verified buyers and listings, through the catalog API.
+
+Every listing goes the way a real one does: upload, inspection, operator review when it has
+sensitive columns, publication. The population registry is offered with ``approval:
+provider`` (each request decided by the agency) and the hospital visits with a minimum
+sandbox group size; the demo buyers are verified, so their segment discounts apply.
+"""
 
 from __future__ import annotations
 
@@ -15,8 +21,12 @@ from services.catalog.handlers import register_organisation
 from services.common.auth import TokenIssuer, ensure_keypair
 from services.common.db import make_engine
 from services.common.settings import Settings
-from vndx.demo_data import adult_listing, demo_datasets
+from vndx.demo_data import DEMO_BUYERS, adult_listing, demo_datasets
 from vndx.schema import migrate_database
+
+
+class SeedError(RuntimeError):
+    """The running stack refused a demo listing; the message says why."""
 
 
 def _issuer(settings: Settings) -> TokenIssuer:
@@ -48,17 +58,59 @@ def publish(
             headers={**headers, "Content-Type": content_type},
         )
     uploaded.raise_for_status()
+    version = uploaded.json()["latest_version"]
+    if uploaded.json()["versions"][-1]["inspection_passed"] is False:
+        report = client.get(
+            f"/v1/listings/{listing_id}/versions/{version}/inspection", headers=headers
+        )
+        raise SeedError(f"{body['title_en']}: the inspection found personal data: {report.text}")
     if uploaded.json()["review_status"] == "pending" and reviewer_token:
+        reviewer = {"Authorization": f"Bearer {reviewer_token}"}
+        # The operator decides with the inspection report in view.
+        report = client.get(
+            f"/v1/listings/{listing_id}/versions/{version}/inspection", headers=reviewer
+        )
+        report.raise_for_status()
+        scanned = ", ".join(report.json()["columns_scanned"])
         reviewed = client.post(
             f"/v1/listings/{listing_id}/review",
-            json={"decision": "approve", "note": "demo data: synthetic, inspected"},
-            headers={"Authorization": f"Bearer {reviewer_token}"},
+            json={
+                "decision": "approve",
+                "note": f"demo data, synthetic; inspected clean ({scanned})",
+            },
+            headers=reviewer,
         )
         reviewed.raise_for_status()
     published = client.post(f"/v1/listings/{listing_id}/publish", headers=headers)
     published.raise_for_status()
     result: dict[str, Any] = published.json()
     return result
+
+
+def verify_buyers(client: httpx.Client, operator_token: str) -> list[dict[str, Any]]:
+    """The operator verifies the demo buyers: pricing grants segment discounts only to these."""
+    verified: list[dict[str, Any]] = []
+    for buyer in DEMO_BUYERS:
+        response = client.post(
+            f"/v1/organisations/{buyer.code}/verification",
+            json={
+                "tax_code": buyer.tax_code,
+                "registered_name": buyer.registered_name,
+                "segment": buyer.segment,
+            },
+            headers={"Authorization": f"Bearer {operator_token}"},
+        )
+        response.raise_for_status()
+        verified.append(response.json())
+    return verified
+
+
+def _terms_line(listing: dict[str, Any]) -> str:
+    review = listing["review_status"].replace("_", " ")
+    return (
+        f"{listing['title_en']}: inspected clean, review {review}, "
+        f"approval {listing['approval']}, purposes {', '.join(listing['allowed_purposes'])}"
+    )
 
 
 def seed_demo(settings: Settings, adult_dir: Path, console: Console) -> list[tuple[str, str, int]]:
@@ -79,7 +131,10 @@ def seed_demo(settings: Settings, adult_dir: Path, console: Console) -> list[tup
         tempfile.TemporaryDirectory() as tmp,
         Progress(console=console) as progress,
     ):
-        task = progress.add_task("seeding", total=len(datasets) + 1)
+        task = progress.add_task("seeding", total=len(datasets) + 2)
+        for buyer in verify_buyers(client, operator):
+            console.print(f"verified buyer {buyer['code']} ({buyer['segment']})")
+        progress.advance(task)
         for dataset in datasets:
             register_organisation(engine, dataset.org, dataset.org_name)
             path = Path(tmp) / f"{dataset.org}.csv"
@@ -87,6 +142,7 @@ def seed_demo(settings: Settings, adult_dir: Path, console: Console) -> list[tup
             token = issuer.issue(dataset.org, "provider")
             listing = publish(client, token, dataset.listing, path, reviewer_token=operator)
             created.append((dataset.org, listing["title_vi"], listing["row_count"]))
+            console.print(_terms_line(listing))
             progress.advance(task)
         adult_csv = adult_dir / "adult.csv"
         if adult_csv.exists():
@@ -96,6 +152,7 @@ def seed_demo(settings: Settings, adult_dir: Path, console: Console) -> list[tup
                 client, token, adult_listing(adult_dir), adult_csv, reviewer_token=operator
             )
             created.append(("gso", listing["title_vi"], listing["row_count"]))
+            console.print(_terms_line(listing))
         else:
             console.print(f"[yellow]{adult_csv} not found; the Adult listing was skipped[/yellow]")
         progress.advance(task)

@@ -76,7 +76,7 @@ writes audit audit.ledger
 reads pricing catalog.listings catalog.organisations
 reads orders catalog.listings pricing.policies pricing.quotes access.grants
 reads access catalog.listings orders.orders
-reads audit catalog.listings pricing.quotes orders.orders access.grants
+reads audit catalog.listings catalog.organisations pricing.quotes orders.orders access.grants
 # The regulator reads the ledger and nothing else, in groups named regulator*.
 $bin/kafka-acls.sh $connect --add --allow-principal User:regulator \
   --operation Read --operation Describe --topic audit.ledger >/dev/null

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
-from services.access import handlers
+from services.access import handlers, listing_terms
 from services.common.kafka import Handler
 from services.common.runtime import ConsumerSpec
 from services.contracts import catalog, orders
@@ -28,14 +28,20 @@ LISTING_EVENTS = (
 def on_listing(session: Session, _: Envelope, payload: EventPayload) -> None:
     assert isinstance(payload, LISTING_EVENTS)
     handlers.remember_listing(session, payload.listing)
+    listing_terms.remember_terms(session, payload.listing)
 
 
-def on_order_paid(session: Session, _: Envelope, payload: EventPayload) -> None:
-    assert isinstance(payload, orders.OrderPaid)
-    handlers.open_grant(session, payload)
+def order_paid_handler(iri_base: str) -> Handler:
+    """``order.paid`` opens a grant, or renews the one it names (with a new agreement)."""
+
+    def on_order_paid(session: Session, _: Envelope, payload: EventPayload) -> None:
+        assert isinstance(payload, orders.OrderPaid)
+        handlers.open_grant(session, payload, iri_base=iri_base)
+
+    return on_order_paid
 
 
-def consumer_specs() -> list[ConsumerSpec]:
+def consumer_specs(iri_base: str) -> list[ConsumerSpec]:
     routes: dict[str, Handler] = {cls.event_type: on_listing for cls in LISTING_EVENTS}
-    routes[orders.OrderPaid.event_type] = on_order_paid
+    routes[orders.OrderPaid.event_type] = order_paid_handler(iri_base)
     return [ConsumerSpec(GROUP_ID, [CATALOG_LISTINGS, ORDERS_ORDERS], routes)]

@@ -18,7 +18,8 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlmodel import Session, col, func, select
 
-from services.access.adapters.extracts import ExtractStore, extract_key
+from services.access import listing_terms
+from services.access.adapters.extracts import ExtractStore
 from services.access.adapters.orm import (
     DownloadUrlRow,
     GrantRepository,
@@ -32,7 +33,11 @@ from services.access.domain import AnonymisationFailed, PrivacyTargets, derive_g
 from services.access.domain.grant import Grant, GrantError, MeasuredPrivacy
 from services.access.domain.listing_rules import plan_from_columns
 from services.common.db import exclusive_claim, transaction
-from services.common.observability import EXTRACT_BUILD_SECONDS
+from services.common.observability import (
+    EXTRACT_BUILD_SECONDS,
+    continued_trace,
+    current_traceparent,
+)
 from services.common.outbox import add_event
 from services.common.settings import Settings
 from services.contracts import access as events
@@ -121,13 +126,15 @@ def remember_listing(session: Session, listing: ListingSnapshot) -> None:
     session.add(row)
 
 
-def open_grant(session: Session, paid: OrderPaid, now: datetime | None = None) -> None:
+def open_grant(
+    session: Session, paid: OrderPaid, now: datetime | None = None, *, iri_base: str
+) -> None:
     """A paid order: renew the grant it names, or open a pending grant for it."""
     now = now or _now()
     repo = GrantRepository(session)
     if repo.by_order(paid.order_id) is not None:
         return
-    if paid.renews_grant_id and _renew(session, paid, now):
+    if paid.renews_grant_id and _renew(session, paid, now, iri_base):
         return
     grant = Grant(
         id=str(uuid.uuid4()),
@@ -140,10 +147,11 @@ def open_grant(session: Session, paid: OrderPaid, now: datetime | None = None) -
         duration_days=paid.duration_days,
         created_at=now,
     )
-    repo.save(grant)
+    repo.save(grant).traceparent = current_traceparent()
+    listing_terms.remember_order(session, grant.id, paid)
 
 
-def _renew(session: Session, paid: OrderPaid, now: datetime) -> bool:
+def _renew(session: Session, paid: OrderPaid, now: datetime, iri_base: str) -> bool:
     repo = GrantRepository(session)
     row = repo.row(str(paid.renews_grant_id), for_update=True)
     if row is None or row.buyer_org != paid.buyer_org or row.listing_id != paid.listing_id:
@@ -154,6 +162,10 @@ def _renew(session: Session, paid: OrderPaid, now: datetime) -> bool:
     except GrantError:
         return False  # a closed or unbuilt grant is not extended: the order opens a new one
     repo.save(grant, row)
+    # The renewal order's purpose and accepted policy, and the longer period, are a new
+    # agreement: the ledger gets its hash like an issuance's.
+    listing_terms.remember_order(session, grant.id, paid)
+    agreed = listing_terms.make_agreement(session, grant, iri_base)
     add_event(
         session,
         events.GrantRenewed(
@@ -162,6 +174,7 @@ def _renew(session: Session, paid: OrderPaid, now: datetime) -> bool:
             listing_id=grant.listing_id,
             order_id=paid.order_id,
             expires_at=expires_at,
+            agreement_sha256=agreed.sha256,
         ),
         source=SOURCE,
     )
@@ -193,13 +206,25 @@ def build_pending(ctx: AccessContext) -> int:
 
 
 def build_grant(ctx: AccessContext, grant_id: str) -> bool:
-    """Build one pending grant's extract and issue it, or fail it; False if it must wait."""
+    """Build one pending grant's extract and issue it, or fail it; False if it must wait.
+
+    The build runs in the paid order's trace, so ``grant.issued`` continues it.
+    """
+    with transaction(ctx.engine) as session:
+        row = GrantRepository(session).row(grant_id)
+        parent = row.traceparent if row is not None else None
+    with continued_trace(parent):
+        return _build_grant(ctx, grant_id)
+
+
+def _build_grant(ctx: AccessContext, grant_id: str) -> bool:
     with transaction(ctx.engine) as session:
         row = GrantRepository(session).row(grant_id)
         if row is None or row.status != "pending":
             return False
         grant = to_grant(row)
         version = session.get(ListingVersionRow, (grant.listing_id, grant.listing_version))
+        targets = listing_terms.targets_for(session, grant.listing_id, ctx.targets())
     if version is None:
         waited = (_now() - grant.created_at).total_seconds()
         if waited < ctx.settings.grant_listing_wait_s:
@@ -215,7 +240,7 @@ def build_grant(ctx: AccessContext, grant_id: str) -> bool:
                 version.object_key,
                 version.format,
                 plan,
-                ctx.targets(),
+                targets,
                 derive_grant_key(master, grant_id),
             )
     except AnonymisationFailed as exc:
@@ -232,18 +257,22 @@ def build_grant(ctx: AccessContext, grant_id: str) -> bool:
         repo = GrantRepository(session)
         row = repo.row(grant_id, for_update=True)
         if row is None or row.status != "pending":
-            issued = False  # revoked while building: the sweeper deletes the objects
+            issued = False  # revoked or terminated while building
         else:
             grant = to_grant(row)
             grant.issue(privacy, built.result.rows_out, built.objects, _now())
             repo.save(grant, row)
-            add_event(session, _issued_event(grant), source=SOURCE)
+            agreed = listing_terms.make_agreement(session, grant, ctx.settings.iri_base)
+            add_event(session, _issued_event(grant, agreed), source=SOURCE)
             issued = True
     ctx.wake_relay()
+    if not issued:
+        # The grant was closed (and possibly purged) while its extract was uploading.
+        ctx.extracts.purge(grant_id)
     return issued
 
 
-def _issued_event(grant: Grant) -> events.GrantIssued:
+def _issued_event(grant: Grant, agreed: listing_terms.MadeAgreement) -> events.GrantIssued:
     assert grant.privacy and grant.issued_at and grant.expires_at and grant.rows is not None
     return events.GrantIssued(
         grant_id=grant.id,
@@ -258,6 +287,8 @@ def _issued_event(grant: Grant) -> events.GrantIssued:
         privacy=events.PrivacyFigures(**grant.privacy.__dict__),
         rows=grant.rows,
         objects=grant.objects,
+        agreement_sha256=agreed.sha256,
+        purpose=agreed.purpose,
     )
 
 
@@ -350,7 +381,7 @@ def issue_download_url(
         if len(recent) >= ctx.settings.download_urls_per_minute:
             oldest = recent[0] if recent[0].tzinfo else recent[0].replace(tzinfo=UTC)
             raise TooManyUrls(max(1, int((oldest - window_start).total_seconds()) + 1))
-        url = ctx.extracts.store.presigned_get(extract_key(grant_id, fmt), lifetime)
+        url = ctx.extracts.download_url(grant_id, fmt, lifetime)
         expires_at = now + lifetime
         session.add(DownloadUrlRow(grant_id=grant_id, issued_at=now))
         add_event(
@@ -379,9 +410,10 @@ def run_sandbox_query(
         if grant.buyer_org != caller.org:
             raise NotFound(grant_id)
         grant.check_usable(now, "sandbox")
+        threshold = listing_terms.sandbox_threshold(session, grant.listing_id, ctx.targets())
     try:
         checked = check_query(sql)
-        result = _run_checked(ctx, grant_id, checked)
+        result = _run_checked(ctx, grant_id, checked, threshold)
     except QueryRefused as exc:
         _audit_query(ctx, caller, grant, sql, refused=str(exc))
         raise SandboxRefusal("query_refused", str(exc)) from exc
@@ -392,14 +424,25 @@ def run_sandbox_query(
     return result
 
 
-def _run_checked(ctx: AccessContext, grant_id: str, checked: CheckedQuery) -> QueryResult:
+def sandbox_threshold(ctx: AccessContext, grant_id: str) -> int:
+    """Fewest rows behind a sandbox aggregate of this grant (k, or the policy's minimum)."""
+    with transaction(ctx.engine) as session:
+        row = GrantRepository(session).row(grant_id)
+        if row is None:
+            return ctx.targets().k
+        return listing_terms.sandbox_threshold(session, row.listing_id, ctx.targets())
+
+
+def _run_checked(
+    ctx: AccessContext, grant_id: str, checked: CheckedQuery, threshold: int
+) -> QueryResult:
     folder = Path(tempfile.mkdtemp(prefix=f"query-{grant_id}-"))
     try:
         parquet = ctx.extracts.fetch_parquet(grant_id, folder)
         return run_query(
             parquet,
             checked,
-            k=ctx.settings.grant_default_k,
+            k=threshold,
             timeout_s=ctx.settings.sandbox_timeout_s,
             max_rows=ctx.settings.sandbox_max_rows,
         )
@@ -499,7 +542,7 @@ def purge_closed(ctx: AccessContext) -> int:
     """Delete the extract objects of closed (or failed) grants not yet purged."""
     with transaction(ctx.engine) as session:
         ids = GrantRepository(session).ids_where(
-            col(GrantRow.status).in_(("revoked", "expired", "failed")),
+            col(GrantRow.status).in_(("revoked", "expired", "terminated", "failed")),
             col(GrantRow.purged_at).is_(None),
             limit=500,
         )

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -21,7 +21,7 @@ from services.catalog.adapters.profiling import (
     detect_format,
     profile_file,
 )
-from services.catalog.adapters.sampling import sample_columns
+from services.catalog.adapters.sampling import DEFAULT_MAX_ROWS, sample_columns
 from services.catalog.adapters.search import SearchFilters, SearchPage, index_listing, search
 from services.catalog.domain.errors import InvalidTransition
 from services.catalog.domain.inspection import inspect
@@ -35,6 +35,7 @@ from services.catalog.domain.model import (
 )
 from services.catalog.domain.quality import freshness, quality_score
 from services.catalog.domain.search_text import fold
+from services.common import usage_policy
 from services.common.auth import Principal
 from services.common.db import transaction
 from services.common.objectstore import ObjectStore
@@ -56,10 +57,12 @@ class CatalogContext:
     store: ObjectStore
     wake_relay: Callable[[], None] = lambda: None
     inspection_threshold: float = 0.2
+    inspection_sample_rows: int = DEFAULT_MAX_ROWS
 
 
 def snapshot(listing: Listing) -> events.ListingSnapshot:
-    latest = listing.latest_version
+    """The public facts consumers act on; ``latest_version`` is the released one."""
+    latest = listing.released_version()
     return events.ListingSnapshot(
         listing_id=listing.id,
         org=listing.org,
@@ -93,6 +96,11 @@ def snapshot(listing: Listing) -> events.ListingSnapshot:
         )
         if latest
         else None,
+        allowed_purposes=list(listing.metadata.allowed_purposes),
+        approval=listing.metadata.approval,
+        min_k=listing.metadata.min_k,
+        min_group_size=listing.metadata.min_group_size,
+        buyer_may_terminate=listing.metadata.buyer_may_terminate,
     )
 
 
@@ -196,7 +204,13 @@ def add_version(
     with ThreadPoolExecutor(max_workers=3) as pool:
         profiling = pool.submit(profile_file, upload, listing.schema_)
         inspecting = pool.submit(
-            inspect_file, upload, fmt, delimiter, listing, ctx.inspection_threshold
+            inspect_file,
+            upload,
+            fmt,
+            delimiter,
+            listing,
+            ctx.inspection_threshold,
+            ctx.inspection_sample_rows,
         )
         uploading = pool.submit(ctx.store.put_file, key, upload, content_type)
         digest = sha256 or _sha256(upload)
@@ -242,11 +256,16 @@ def add_version(
 
 
 def inspect_file(
-    path: Path, fmt: FileFormat, delimiter: str, listing: Listing, threshold: float
+    path: Path,
+    fmt: FileFormat,
+    delimiter: str,
+    listing: Listing,
+    threshold: float,
+    sample_rows: int = DEFAULT_MAX_ROWS,
 ) -> InspectionFacts:
     """Scan a sample of every column not declared a direct identifier for personal data."""
     columns: list[tuple[str, str]] = [(c.name, c.classification) for c in listing.schema_.columns]
-    samples = sample_columns(path, fmt, columns, delimiter=delimiter)
+    samples = sample_columns(path, fmt, columns, sample_rows, delimiter=delimiter)
     report = inspect(samples, threshold)
     return InspectionFacts(
         findings=[
@@ -309,8 +328,18 @@ def review_listing(
             ),
             source=SOURCE,
         )
+        if listing.status == "published" and review.decision == "approve":
+            # The approved version is now released: consumers learn it from the snapshot.
+            add_event(session, events.ListingUpdated(listing=snapshot(listing)), source=SOURCE)
     ctx.wake_relay()
     return listing
+
+
+def pending_reviews(ctx: CatalogContext) -> list[Listing]:
+    """Listings whose latest version waits for an operator's review, oldest change first."""
+    with transaction(ctx.engine) as session:
+        listings = ListingRepository(session).all_current()
+    return [x for x in listings if x.versions and x.review_status() == "pending"]
 
 
 def version_inspection(
@@ -340,6 +369,17 @@ def visible_listing(ctx: CatalogContext, principal: Principal | None, listing_id
     ):
         raise NotFound(listing_id)
     return listing
+
+
+def listing_policy(
+    ctx: CatalogContext, principal: Principal | None, listing_id: str, iri_base: str
+) -> dict[str, Any]:
+    """The ODRL offer of a listing the caller may see, built from the snapshot its events carry.
+
+    Orders rebuilds the same document from the same snapshot, so the hash a buyer accepts
+    matches whatever service checks it.
+    """
+    return usage_policy.offer(snapshot(visible_listing(ctx, principal, listing_id)), iri_base)
 
 
 def search_listings(

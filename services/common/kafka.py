@@ -27,7 +27,7 @@ from services.common.db import transaction
 from services.common.events import KafkaRecord, MalformedEvent, from_record
 from services.common.faults import CONSUMER_AFTER_EFFECT, FaultInjector
 from services.common.inbox import already_processed, record_processed
-from services.common.observability import CURRENT_TRACEPARENT, child_traceparent
+from services.common.observability import continued_trace
 from services.common.settings import Settings
 from services.contracts.envelope import Envelope, EventPayload, payload_class
 from services.contracts.topics import dead_letter_topic
@@ -258,11 +258,8 @@ class EventConsumer:
 
     async def _apply_with_retries(self, envelope: Envelope) -> None:
         # Handlers and their logs run in the event's trace; events they add inherit it.
-        token = CURRENT_TRACEPARENT.set(child_traceparent(envelope.traceparent))
-        try:
+        with continued_trace(envelope.traceparent):
             await self._apply_in_trace(envelope)
-        finally:
-            CURRENT_TRACEPARENT.reset(token)
 
     async def _apply_in_trace(self, envelope: Envelope) -> None:
         attempts = self._settings.consumer_max_attempts
@@ -286,6 +283,20 @@ class EventConsumer:
                 continue
             if applied:
                 self.stats.applied += 1
+                # One line per applied event, in its trace: a purchase can be followed
+                # across services by grepping one trace id.
+                log.info(
+                    "applied %s",
+                    envelope.type,
+                    extra={
+                        "fields": {
+                            "event_type": envelope.type,
+                            "event_id": envelope.id,
+                            "subject": envelope.subject,
+                            "group": self._group_id,
+                        }
+                    },
+                )
                 self._after_commit()
             else:
                 self.stats.duplicates += 1

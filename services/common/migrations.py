@@ -11,14 +11,16 @@ revision first, then upgraded.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from alembic import command
+from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Connection, Engine, MetaData, Table, inspect
 
 #: The revision every service's history starts from.
 BASELINE = "0001"
@@ -49,16 +51,38 @@ def run_environment(context: Any) -> None:
         context.run_migrations()
 
 
-def upgrade(engine: Engine, script_location: Path, service: str) -> None:
-    """Bring ``engine``'s database to the newest revision of ``service``."""
+def upgrade(
+    engine: Engine,
+    script_location: Path,
+    service: str,
+    tables: Sequence[Table] = (),
+    revision: str = "head",
+) -> None:
+    """Bring ``engine``'s database to ``revision`` (the newest) of ``service``.
+
+    A database without a version table but with tables is stamped first: at the newest
+    revision if it already has exactly the declared ``tables`` (made by ``create_all``,
+    as some tools and tests do), else at the baseline (a database of the first release).
+    """
     with engine.begin() as connection:
         config = _config(script_location, service, connection)
         existing = set(inspect(connection).get_table_names())
         if version_table(service) not in existing and _has_service_tables(
             existing, script_location
         ):
-            command.stamp(config, BASELINE)
-        command.upgrade(config, "head")
+            in_step = bool(tables) and not _differences(connection, service, tables)
+            command.stamp(config, "head" if in_step else BASELINE)
+        command.upgrade(config, revision)
+
+
+def _differences(connection: Connection, service: str, tables: Sequence[Table]) -> list[Any]:
+    metadata = MetaData()
+    for table in tables:
+        table.to_metadata(metadata)
+    context = MigrationContext.configure(
+        connection, opts={"version_table": version_table(service), "compare_type": True}
+    )
+    return list(compare_metadata(context, metadata))
 
 
 def current_revision(engine: Engine, service: str) -> str | None:

@@ -19,6 +19,7 @@ import secrets
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -66,6 +67,17 @@ def trace_id_of(traceparent: str | None) -> str | None:
     if match is None or set(match.group(1)) == {"0"} or set(match.group(2)) == {"0"}:
         return None
     return match.group(1)
+
+
+@contextmanager
+def continued_trace(parent: str | None) -> Iterator[str]:
+    """Run the block as a child span of ``parent`` (a new trace when there is none)."""
+    traceparent = child_traceparent(parent)
+    token = CURRENT_TRACEPARENT.set(traceparent)
+    try:
+        yield traceparent
+    finally:
+        CURRENT_TRACEPARENT.reset(token)
 
 
 def new_traceparent() -> str:
@@ -259,12 +271,11 @@ class _RuntimeCollector(Collector):
             "Messages behind the partition's high watermark",
             labels=[*group_labels, "topic", "partition"],
         )
-        for consumer in self._runtime.consumers:
-            group = consumer.group_id
-            applied.add_metric([self._service, group], consumer.stats.applied)
-            duplicates.add_metric([self._service, group], consumer.stats.duplicates)
-            dead.add_metric([self._service, group], consumer.stats.dead_lettered)
-            for (topic, partition), behind in sorted(consumer.stats.lag.items()):
+        for group, stats in self._runtime.consumer_figures():
+            applied.add_metric([self._service, group], stats.applied)
+            duplicates.add_metric([self._service, group], stats.duplicates)
+            dead.add_metric([self._service, group], stats.dead_lettered)
+            for (topic, partition), behind in sorted(stats.lag.items()):
                 lag.add_metric([self._service, group, topic, str(partition)], behind)
         yield from (applied, duplicates, dead, lag)
 

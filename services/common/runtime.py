@@ -19,7 +19,7 @@ from services.common.api import ReadinessCheck
 from services.common.db import create_tables, make_engine
 from services.common.faults import FaultInjector
 from services.common.inbox import InboxRow
-from services.common.kafka import EventConsumer, Handler, KafkaPublisher
+from services.common.kafka import ConsumerStats, EventConsumer, Handler, KafkaPublisher
 from services.common.migrations import upgrade
 from services.common.objectstore import ObjectStore
 from services.common.outbox import OutboxRelay, OutboxRow
@@ -74,11 +74,18 @@ class ServiceRuntime:
             )
             for spec in consumers
         ]
+        #: Consumers the service runs itself (the audit worker's faust agent): (group, stats).
+        self.external_consumers: list[tuple[str, ConsumerStats]] = []
         self._tasks: list[asyncio.Task[None]] = []
+
+    def consumer_figures(self) -> list[tuple[str, ConsumerStats]]:
+        """(group id, stats) of every consumer of this process, for /metrics."""
+        own = [(consumer.group_id, consumer.stats) for consumer in self.consumers]
+        return [*own, *self.external_consumers]
 
     def migrate(self) -> None:
         if self._migrations is not None:
-            upgrade(self.engine, self._migrations, self.settings.service_name)
+            upgrade(self.engine, self._migrations, self.settings.service_name, self._tables)
         else:
             create_tables(self.engine, self._tables)
 

@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     s3_secure: bool = False
     s3_bucket: str = "vndx-data"
     s3_region: str = "us-east-1"
+    #: The object store as buyers outside the host reach it (``host:port`` or
+    #: ``https://host``), used only to sign download URLs; none = ``s3_endpoint``.
+    s3_public_endpoint: str | None = None
 
     jwt_issuer: str = "vndx"
     jwt_audience: str = "vndx-api"
@@ -95,6 +98,9 @@ class Settings(BaseSettings):
     stripe_secret_key: SecretStr | None = None
     stripe_webhook_secret: SecretStr | None = None
     stripe_api_base: str | None = None
+    #: Where Stripe Checkout sends the buyer back (the portal); set: orders opens a Checkout
+    #: Session (a page hosted by Stripe) for each order instead of a bare PaymentIntent.
+    stripe_checkout_return_url: str | None = None
     payment_provider: Literal["local", "stripe"] = "local"
 
     quote_private_key_path: Path | None = None
@@ -136,6 +142,11 @@ class Settings(BaseSettings):
     audit_watch_downloads_per_hour: int = Field(default=20, ge=1)
     audit_watch_refused_queries_per_hour: int = Field(default=5, ge=1)
     audit_watch_clients_per_hour: int = Field(default=3, ge=1)
+    audit_batch_max: int = Field(default=200, ge=1, description="events per ledger transaction")
+    audit_batch_within_s: float = Field(default=0.05, gt=0, description="wait to fill a batch")
+    audit_session_timeout_s: float = Field(
+        default=6.0, ge=1, description="faust group session; Tansu's first join takes half"
+    )
 
     session_secret: SecretStr = SecretStr(DEV_SECRET_PLACEHOLDER)
     oidc_issuer: str | None = Field(default=None, description="portal sign-in; dev page if unset")

@@ -99,6 +99,8 @@ class GrantRenewed(_GrantEvent):
 
     order_id: str
     expires_at: AwareDatetime
+    #: The renewed period's agreement (purpose and accepted policy of the renewal order).
+    agreement_sha256: str | None = None
 
 
 @register

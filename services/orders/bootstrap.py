@@ -16,7 +16,7 @@ from services.orders.adapters.orm import ORDERS_TABLES
 from services.orders.adapters.payments import PaymentPort
 from services.orders.adapters.stripe_gateway import StripeGateway
 from services.orders.consumers import consumer_specs
-from services.orders.handlers import OrdersContext
+from services.orders.handlers import ListingTerms, OrdersContext
 
 #: This service's Alembic revisions.
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -26,15 +26,22 @@ def payment_port(settings: Settings) -> PaymentPort:
     """Stripe when a secret key is set; otherwise the local provider (invoices, waivers)."""
     if settings.stripe_secret_key is not None and settings.stripe_secret_key.get_secret_value():
         return StripeGateway(
-            settings.stripe_secret_key.get_secret_value(), settings.stripe_api_base
+            settings.stripe_secret_key.get_secret_value(),
+            settings.stripe_api_base,
+            checkout_return_url=settings.stripe_checkout_return_url,
         )
     return LocalPayments()
 
 
 def build(settings: Settings) -> tuple[ServiceRuntime, OrdersContext]:
     payments = payment_port(settings)
+    listings: dict[str, ListingTerms] = {}
+
+    def forget(listing_id: str) -> None:
+        listings.pop(listing_id, None)
+
     runtime = ServiceRuntime(
-        settings, ORDERS_TABLES, consumer_specs(payments), migrations=MIGRATIONS
+        settings, ORDERS_TABLES, consumer_specs(payments, forget), migrations=MIGRATIONS
     )
     ctx = OrdersContext(
         engine=runtime.engine,
@@ -44,5 +51,8 @@ def build(settings: Settings) -> tuple[ServiceRuntime, OrdersContext]:
         wake_relay=runtime.relay.wake,
         fault=runtime.faults.maybe_crash,
         lock=threading.Lock() if is_sqlite(runtime.engine) else contextlib.nullcontext(),
+        iri_base=settings.iri_base,
+        approval_working_days=settings.order_approval_working_days,
+        listings=listings,
     )
     return runtime, ctx

@@ -1,4 +1,4 @@
-"""Events orders applies: who publishes each listing, and what access did with a paid order.
+"""Events orders applies: each listing's snapshot, and what access did with a paid order.
 
 Each handler runs inside the consumer loop's transaction, with the inbox row that makes a
 redelivery a no-op.
@@ -6,6 +6,7 @@ redelivery a no-op.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from sqlmodel import Session
@@ -16,7 +17,7 @@ from services.contracts import access, catalog
 from services.contracts.envelope import Envelope, EventPayload
 from services.contracts.topics import ACCESS_GRANTS, CATALOG_LISTINGS
 from services.orders import handlers
-from services.orders.adapters.orm import remember_listing_owner
+from services.orders.adapters.orm import remember_listing
 from services.orders.adapters.payments import PaymentPort
 
 GROUP_ID = "orders"
@@ -28,9 +29,21 @@ LISTING_EVENTS = (
 )
 
 
-def on_listing(session: Session, _: Envelope, payload: EventPayload) -> None:
-    assert isinstance(payload, LISTING_EVENTS)
-    remember_listing_owner(session, payload.listing.listing_id, payload.listing.org)
+def listing_handler(forget: Callable[[str], None]) -> Handler:
+    """Keep the snapshot; ``forget`` drops this process's cached terms of the listing."""
+
+    def on_listing(session: Session, _: Envelope, payload: EventPayload) -> None:
+        assert isinstance(payload, LISTING_EVENTS)
+        remember_listing(session, payload.listing)
+        forget(payload.listing.listing_id)
+
+    return on_listing
+
+
+def on_grant_renewed(session: Session, _: Envelope, payload: EventPayload) -> None:
+    """A renewal order is fulfilled by the grant it extended."""
+    assert isinstance(payload, access.GrantRenewed)
+    handlers.fulfil(session, payload.order_id, payload.grant_id, datetime.now(UTC))
 
 
 def on_grant_issued(session: Session, _: Envelope, payload: EventPayload) -> None:
@@ -52,8 +65,21 @@ def grant_failed_handler(payments: PaymentPort) -> Handler:
     return on_grant_failed
 
 
-def consumer_specs(payments: PaymentPort) -> list[ConsumerSpec]:
+def grant_terminated_handler(payments: PaymentPort) -> Handler:
+    def on_grant_terminated(session: Session, _: Envelope, payload: EventPayload) -> None:
+        assert isinstance(payload, access.GrantTerminated)
+        handlers.terminate(session, payments, payload, datetime.now(UTC))
+
+    return on_grant_terminated
+
+
+def consumer_specs(
+    payments: PaymentPort, forget_listing: Callable[[str], None] = lambda _: None
+) -> list[ConsumerSpec]:
+    on_listing = listing_handler(forget_listing)
     routes: dict[str, Handler] = {cls.event_type: on_listing for cls in LISTING_EVENTS}
     routes[access.GrantIssued.event_type] = on_grant_issued
+    routes[access.GrantRenewed.event_type] = on_grant_renewed
     routes[access.GrantFailed.event_type] = grant_failed_handler(payments)
+    routes[access.GrantTerminated.event_type] = grant_terminated_handler(payments)
     return [ConsumerSpec(GROUP_ID, [CATALOG_LISTINGS, ACCESS_GRANTS], routes)]

@@ -4,14 +4,21 @@ A call to an online payment provider never runs inside a database transaction: t
 order (with the idempotency key it will use) is committed first, the provider is called,
 and the answer is recorded in a second transaction. A crash in between leaves a
 ``placed`` order whose retry asks the provider with the same key.
+
+An order rests on the listing's usage policy: the buyer sends the RFC 8785 SHA-256 of
+the ODRL offer catalog serves, and orders compares it with the offer it rebuilds from
+the listing snapshot it consumed. A listing whose publisher approves each request puts
+the order in ``awaiting_approval`` until the publisher decides or the deadline passes.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import logging
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -28,8 +35,11 @@ from services.common.db import transaction
 from services.common.faults import STRIPE_AFTER_CALL
 from services.common.outbox import add_event
 from services.common.signed_json import SignatureInvalid, SignedJsonVerifier
+from services.common.usage_policy import offer, policy_sha256
+from services.contracts import access
 from services.contracts import orders as events
 from services.contracts._base import RevenueSplit
+from services.contracts.catalog import ListingSnapshot
 from services.orders.adapters.order_writer import NewOrder, OrderWriter
 from services.orders.adapters.orm import (
     InvoiceRow,
@@ -39,19 +49,37 @@ from services.orders.adapters.orm import (
     idempotency_record,
     idempotency_values,
     insert_new_order,
+    listing_snapshot,
+    listing_snapshots,
     outbox_values,
-    publisher_of,
     sale_lines_of,
     stage_event,
 )
-from services.orders.adapters.payments import PaymentPort, PaymentState
-from services.orders.domain.errors import Conflict, ListingNotKnown, OrdersError, QuoteRejected
+from services.orders.adapters.payments import PaymentPort, PaymentProviderError, PaymentState
+from services.orders.domain.approval import Decision, add_working_days
+from services.orders.domain.errors import (
+    Conflict,
+    ListingNotKnown,
+    OrdersError,
+    PolicyNotAccepted,
+    PurposeNotAllowed,
+    QuoteRejected,
+)
 from services.orders.domain.model import UNPAID, Order, OrderStatus
 from services.orders.domain.quote_terms import QuoteTerms
-from services.orders.domain.settlement import refund_lines, sale_lines
+from services.orders.domain.settlement import (
+    invoice_reference,
+    refund_amount,
+    refund_lines,
+    sale_lines,
+)
 
 SOURCE = "/vndx/orders"
 log = logging.getLogger(__name__)
+#: How long the quick path trusts a listing's cached terms. The periodic job re-reads them
+#: every sweep (``refresh_listings``) and a listing event drops them at once; the general
+#: path always reads the database, so a buyer holding a newer policy is never refused.
+LISTING_CACHE_S = 15.0
 
 
 class NotFound(LookupError):
@@ -60,6 +88,30 @@ class NotFound(LookupError):
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class ListingTerms:
+    """What placing an order needs from a listing's snapshot."""
+
+    publisher: str
+    approval: str
+    policy_sha256: str
+    allowed_purposes: frozenset[str]
+    loaded_at: float
+    snapshot: str
+    """The snapshot's JSON as stored: unchanged, the terms need no new hash."""
+
+    @classmethod
+    def of(cls, listing: ListingSnapshot, iri_base: str) -> ListingTerms:
+        return cls(
+            publisher=listing.org,
+            approval=listing.approval,
+            policy_sha256=policy_sha256(offer(listing, iri_base)),
+            allowed_purposes=frozenset(listing.allowed_purposes),
+            loaded_at=time.monotonic(),
+            snapshot=listing.model_dump_json(),
+        )
 
 
 @dataclass
@@ -73,7 +125,10 @@ class OrdersContext:
     wake_relay: Callable[[], None] = lambda: None
     fault: Callable[[str], None] = lambda point: None
     clock: Callable[[], datetime] = field(default=_utcnow)
-    publishers: dict[str, str] = field(default_factory=dict)
+    iri_base: str = "http://127.0.0.1:8101"
+    """Base of the policy IRIs; the same as catalog's, or no offer hash would match."""
+    approval_working_days: int = 5
+    listings: dict[str, ListingTerms] = field(default_factory=dict)
     lock: AbstractContextManager[Any] = field(default_factory=contextlib.nullcontext)
     """Held around each transaction: a threading.Lock on SQLite, which has one writer
     anyway, so that threads queue here instead of in SQLite's sleeping busy handler."""
@@ -122,12 +177,16 @@ def _placed_event(order: Order) -> events.OrderPlaced:
         total=t.total,
         currency=t.currency,
         placed_at=order.placed_at,
+        purpose=t.purpose,
+        justification=t.justification,
+        policy_sha256=order.policy_sha256,
+        approval=order.approval,
     )
 
 
 def _pay(session: Session, order: Order, now: datetime) -> None:
     """Mark paid, book the revenue split and announce it, in the caller's transaction."""
-    if order.is_waiver and order.status == OrderStatus.PLACED:
+    if order.is_waiver and order.status in (OrderStatus.PLACED, OrderStatus.AWAITING_PAYMENT):
         order.settle_waiver(now)
     else:
         order.mark_paid(now)
@@ -148,6 +207,9 @@ def _pay(session: Session, order: Order, now: datetime) -> None:
             payment_provider="waiver" if order.is_waiver else order.provider,
             paid_at=now,
             purpose=t.purpose,
+            justification=t.justification,
+            policy_sha256=order.policy_sha256,
+            renews_grant_id=order.renews_grant_id,
         ),
         source=SOURCE,
     )
@@ -155,10 +217,11 @@ def _pay(session: Session, order: Order, now: datetime) -> None:
 
 def _refunded(session: Session, order: Order, refund_ref: str, now: datetime) -> None:
     order.complete_refund(refund_ref, now)
-    book(session, refund_lines(sale_lines_of(session, order.id), now))
+    amount = order.total if order.refund_amount is None else order.refund_amount
+    book(session, refund_lines(sale_lines_of(session, order.id), now, amount))
     add_event(
         session,
-        events.OrderRefunded(**_ids(order), amount=order.total, reason=order.reason or "refund"),
+        events.OrderRefunded(**_ids(order), amount=amount, reason=order.reason or "refund"),
         source=SOURCE,
     )
 
@@ -173,8 +236,13 @@ def _close(session: Session, order: Order, reason: str, now: datetime, *, expire
 # --- placing an order -------------------------------------------------------------------
 
 
-def _request_digest(document: dict[str, Any]) -> str:
-    text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+def _request_digest(
+    document: dict[str, Any], accept_policy: str | None, renews_grant_id: str | None = None
+) -> str:
+    body = {"quote": document, "accept_policy": accept_policy}
+    if renews_grant_id is not None:
+        body["renews_grant_id"] = renews_grant_id
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
@@ -212,17 +280,24 @@ def _replay(session: Session, principal: Principal, key: str, digest: str) -> Or
 
 
 def place_order(
-    ctx: OrdersContext, principal: Principal, document: dict[str, Any], key: str
+    ctx: OrdersContext,
+    principal: Principal,
+    document: dict[str, Any],
+    key: str,
+    accept_policy: str | None = None,
+    renews_grant_id: str | None = None,
 ) -> tuple[Order, bool]:
     """Create the order for a signed quote (or return the one this key made); True if new.
 
     The new order is inserted without looking for its key first: a retry collides on the
     key's primary key (or the quote's unique id) and is then answered from what exists.
     """
-    digest = _request_digest(document)
+    digest = _request_digest(document, accept_policy, renews_grant_id)
     terms = read_quote(ctx, document)
     try:
-        order = _create(ctx, principal, terms, document, key, digest)
+        order = _create(
+            ctx, principal, terms, document, key, digest, accept_policy, renews_grant_id
+        )
     except (IntegrityError, OrdersError) as refusal:
         # A retry with this key (maybe after the quote expired), or a concurrent one.
         with _tx(ctx) as session:
@@ -236,18 +311,67 @@ def place_order(
     return _resume(ctx, order), True
 
 
-def _publisher(ctx: OrdersContext, listing_id: str) -> str:
-    """Who publishes a listing; a listing never changes organisation, so hits are kept."""
-    publisher = ctx.publishers.get(listing_id)
-    if publisher is None:
-        with _tx(ctx) as session:
-            publisher = publisher_of(session, listing_id)
-        if publisher is None:
-            raise ListingNotKnown(
-                "listing not known yet, retry in a few seconds", field="quote.listing_id"
-            )
-        ctx.publishers[listing_id] = publisher
-    return publisher
+def load_listing(ctx: OrdersContext, listing_id: str) -> ListingTerms:
+    """A listing's terms as the database holds them now (and kept for the quick path)."""
+    with _tx(ctx) as session:
+        listing = listing_snapshot(session, listing_id)
+    if listing is None:
+        raise ListingNotKnown(
+            "listing not known yet, retry in a few seconds", field="quote.listing_id"
+        )
+    terms = ListingTerms.of(listing, ctx.iri_base)
+    ctx.listings[listing_id] = terms
+    return terms
+
+
+def refresh_listings(ctx: OrdersContext) -> int:
+    """Re-read the cached listings' snapshots (one query), off the request path.
+
+    The quick path then keeps serving without a database read, and a change made through
+    another replica's consumer is seen within one sweep. Returns how many changed.
+    """
+    cached = list(ctx.listings)
+    if not cached:
+        return 0
+    with _tx(ctx) as session:
+        stored = listing_snapshots(session, cached)
+    now, changed = time.monotonic(), 0
+    for listing_id, document in stored.items():
+        current = ctx.listings.get(listing_id)
+        if current is not None and current.snapshot == document:
+            ctx.listings[listing_id] = dataclasses.replace(current, loaded_at=now)
+        else:
+            listing = ListingSnapshot.model_validate_json(document)
+            ctx.listings[listing_id] = ListingTerms.of(listing, ctx.iri_base)
+            changed += 1
+    return changed
+
+
+def forget_listing(ctx: OrdersContext, listing_id: str) -> None:
+    """A listing event arrived: the next order reads its terms again."""
+    ctx.listings.pop(listing_id, None)
+
+
+def check_acceptance(listing: ListingTerms, terms: QuoteTerms, accept_policy: str | None) -> None:
+    """The buyer accepted this listing's current usage policy for an allowed purpose."""
+    if not accept_policy:
+        raise PolicyNotAccepted(
+            "accept_policy is required: the SHA-256 (RFC 8785) of the usage policy "
+            f"GET /v1/listings/{terms.listing_id}/policy returns",
+            field="accept_policy",
+        )
+    if accept_policy != listing.policy_sha256:
+        raise PolicyNotAccepted(
+            "accept_policy is not the hash of the listing's current usage policy; fetch "
+            f"GET /v1/listings/{terms.listing_id}/policy again and accept that one",
+            field="accept_policy",
+        )
+    if terms.purpose is not None and terms.purpose not in listing.allowed_purposes:
+        raise PurposeNotAllowed(
+            f"the listing does not allow the purpose {terms.purpose!r}; it allows "
+            + ", ".join(sorted(listing.allowed_purposes)),
+            field="quote.purpose",
+        )
 
 
 def _create(
@@ -257,27 +381,52 @@ def _create(
     document: dict[str, Any],
     key: str,
     digest: str,
+    accept_policy: str | None,
+    renews_grant_id: str | None = None,
 ) -> Order:
     now = ctx.clock()
     terms.check_usable_by(principal.org, now)
-    publisher = _publisher(ctx, terms.listing_id)
-    if terms.total != 0:
-        return ctx.writer.write(
-            _new_order(ctx, principal, terms, document, key, digest, publisher, now)
-        )
-    order = Order.place(
-        terms,
-        publisher_org=publisher,
-        provider=ctx.payments.name,
-        now=now,
-        payment_window=ctx.payment_window,
-    )
+    listing = load_listing(ctx, terms.listing_id)
+    check_acceptance(listing, terms, accept_policy)
+    if terms.total != 0 and listing.approval != "provider":
+        new = _new_order(ctx, principal, terms, document, key, digest, listing, now)
+        new.order.renews_grant_id = renews_grant_id
+        return ctx.writer.write(new)
+    order = _placed(ctx, terms, listing, now)
+    order.renews_grant_id = renews_grant_id
     with _tx(ctx) as session:
         stage_event(session, outbox_values(_placed_event(order), source=SOURCE))
-        _pay(session, order, now)
+        if listing.approval == "provider":
+            order.await_approval(add_working_days(now, ctx.approval_working_days))
+            add_event(session, _awaiting_approval_event(order), source=SOURCE)
+        else:
+            _pay(session, order, now)
         document_json = json.dumps(document, ensure_ascii=False)
         insert_new_order(session, order, document_json, principal.org, key, digest)
     return order
+
+
+def _placed(ctx: OrdersContext, terms: QuoteTerms, listing: ListingTerms, now: datetime) -> Order:
+    return Order.place(
+        terms,
+        publisher_org=listing.publisher,
+        provider=ctx.payments.name,
+        now=now,
+        payment_window=ctx.payment_window,
+        policy_sha256=listing.policy_sha256,
+        approval="provider" if listing.approval == "provider" else "automatic",
+    )
+
+
+def _awaiting_approval_event(order: Order) -> events.OrderAwaitingApproval:
+    assert order.decide_by is not None
+    return events.OrderAwaitingApproval(
+        **_ids(order),
+        publisher_org=order.publisher_org,
+        purpose=order.terms.purpose,
+        justification=order.terms.justification,
+        decide_by=order.decide_by,
+    )
 
 
 def _new_order(
@@ -287,17 +436,11 @@ def _new_order(
     document: dict[str, Any],
     key: str,
     digest: str,
-    publisher: str,
+    listing: ListingTerms,
     now: datetime,
 ) -> NewOrder:
     """Every row of a new order to be paid later, prepared outside any lock."""
-    order = Order.place(
-        terms,
-        publisher_org=publisher,
-        provider=ctx.payments.name,
-        now=now,
-        payment_window=ctx.payment_window,
-    )
+    order = _placed(ctx, terms, listing, now)
     return NewOrder(
         order=order,
         quote_document=json.dumps(document, ensure_ascii=False),
@@ -308,13 +451,18 @@ def _new_order(
 
 
 def quick_new_order(
-    ctx: OrdersContext, principal: Principal, document: dict[str, Any], key: str
+    ctx: OrdersContext,
+    principal: Principal,
+    document: dict[str, Any],
+    key: str,
+    accept_policy: str | None = None,
 ) -> NewOrder | None:
     """The common case decided without reading the database, ready for the writer.
 
-    A valid, unexpired quote of the caller for a listing already known in this process,
-    to be invoiced by the local provider. Anything else (refusals, waivers, Stripe, an
-    unknown listing) is None: ``place_order`` handles it, retries included.
+    A valid, unexpired quote of the caller for a listing whose terms this process read
+    in the last few seconds, with the policy hash accepted and no approval needed, to be
+    invoiced by the local provider. Anything else (refusals, waivers, approvals, Stripe,
+    an unknown listing or a stale cache) is None: ``place_order`` handles it.
     """
     if not ctx.payments.offline:
         return None
@@ -324,16 +472,32 @@ def quick_new_order(
         terms.check_usable_by(principal.org, now)
     except OrdersError:
         return None
-    publisher = ctx.publishers.get(terms.listing_id)
-    if publisher is None or terms.total == 0:
+    listing = ctx.listings.get(terms.listing_id)
+    if (
+        listing is None
+        or time.monotonic() - listing.loaded_at > LISTING_CACHE_S
+        or listing.approval == "provider"
+        or terms.total == 0
+    ):
         return None
-    digest = _request_digest(document)
-    return _new_order(ctx, principal, terms, document, key, digest, publisher, now)
+    try:
+        check_acceptance(listing, terms, accept_policy)
+    except OrdersError:
+        return None
+    digest = _request_digest(document, accept_policy)
+    return _new_order(ctx, principal, terms, document, key, digest, listing, now)
+
+
+def _needs_opening(order: Order) -> bool:
+    return order.payment_ref is None and order.status in (
+        OrderStatus.PLACED,
+        OrderStatus.AWAITING_PAYMENT,
+    )
 
 
 def _resume(ctx: OrdersContext, order: Order) -> Order:
     """Open the online payment of an order that has none yet (after a crash, too)."""
-    if ctx.payments.offline or order.status != OrderStatus.PLACED or order.payment_ref:
+    if ctx.payments.offline or not _needs_opening(order):
         return order
     return open_online_payment(ctx, order.id)
 
@@ -350,8 +514,9 @@ def open_online_payment(ctx: OrdersContext, order_id: str) -> Order:
         repo = OrderRepository(session)
         order = repo.get(order_id, for_update=True)
         assert order is not None
-        if order.status == OrderStatus.PLACED:
+        if _needs_opening(order):
             order.await_payment(opening.reference, opening.client_secret)
+            order.checkout_url = opening.checkout_url
             repo.save(order)
     return order
 
@@ -366,9 +531,22 @@ def _visible(session: Session, principal: Principal, order_id: str, *, lock: boo
     return order
 
 
+def _readable(session: Session, principal: Principal, order_id: str) -> Order:
+    """The buyer's, an operator's, or the publishing organisation's provider's view."""
+    order = OrderRepository(session).get(order_id)
+    publisher = (
+        order is not None and principal.role == "provider" and order.publisher_org == principal.org
+    )
+    if order is None or not (
+        principal.is_operator() or order.buyer_org == principal.org or publisher
+    ):
+        raise NotFound(order_id)
+    return order
+
+
 def get_order(ctx: OrdersContext, principal: Principal, order_id: str) -> Order:
     with _tx(ctx) as session:
-        return _visible(session, principal, order_id)
+        return _readable(session, principal, order_id)
 
 
 def list_orders(
@@ -427,6 +605,110 @@ def _invoice_number(session: Session, order_id: str) -> int | None:
     return session.exec(select(InvoiceRow.number).where(InvoiceRow.order_id == order_id)).first()
 
 
+# --- the publisher's approval -----------------------------------------------------------
+
+
+def decide(
+    ctx: OrdersContext, principal: Principal, order_id: str, decision: Decision, note: str
+) -> Order:
+    """The publishing organisation approves or rejects a request awaiting its approval.
+
+    Another organisation's order is a 404; a decided request or one past its deadline a
+    409, with nothing changed. An approved order awaits payment: a local invoice is
+    numbered in the same transaction, a Stripe PaymentIntent is opened after the commit.
+    """
+    now = ctx.clock()
+    with _tx(ctx) as session:
+        repo = OrderRepository(session)
+        order = repo.get(order_id, for_update=True)
+        if order is None or order.publisher_org != principal.org:
+            raise NotFound(order_id)
+        if decision == "approve":
+            order.approve(principal.org, note, now, ctx.payment_window)
+            add_event(
+                session,
+                events.OrderApproved(
+                    **_ids(order),
+                    publisher_org=order.publisher_org,
+                    by_org=principal.org,
+                    note=note,
+                ),
+                source=SOURCE,
+            )
+            if order.is_waiver:
+                _pay(session, order, now)
+            elif ctx.payments.offline:
+                _open_invoice(session, order, now)
+        else:
+            order.reject(principal.org, note, now)
+            add_event(session, _rejected_event(order), source=SOURCE)
+        repo.save(order)
+    ctx.wake_relay()
+    if decision == "approve" and not ctx.payments.offline and _needs_opening(order):
+        try:
+            order = open_online_payment(ctx, order.id)
+        except PaymentProviderError:
+            # The approval stands; the periodic job opens the payment with the same key.
+            log.warning("order %s approved; its payment opens later", order.id, exc_info=True)
+    return order
+
+
+def _open_invoice(session: Session, order: Order, now: datetime) -> None:
+    invoice = InvoiceRow(order_id=order.id, created_at=now)
+    session.add(invoice)
+    session.flush()
+    assert invoice.number is not None
+    order.await_payment(invoice_reference(now.year, invoice.number))
+
+
+def _rejected_event(order: Order) -> events.OrderRejected:
+    return events.OrderRejected(
+        **_ids(order),
+        publisher_org=order.publisher_org,
+        by_org=order.decided_by,
+        note=order.decision_note or "",
+        automatic=order.decided_by is None,
+    )
+
+
+def list_approvals(
+    ctx: OrdersContext, principal: Principal, state: str, offset: int, limit: int
+) -> tuple[list[Order], int]:
+    """Requests for the caller's organisation's listings (operators: every publisher's)."""
+    scope = None if principal.is_operator() else principal.org
+    pending = {"pending": True, "decided": False}.get(state)
+    with _tx(ctx) as session:
+        return OrderRepository(session).approvals_page(scope, pending, offset, limit)
+
+
+def reject_undecided(ctx: OrdersContext) -> int:
+    """Reject every request still undecided past its deadline; return how many."""
+    now = ctx.clock()
+    with _tx(ctx) as session:
+        ids = OrderRepository(session).undecided_past(now)
+    rejected = 0
+    for order_id in ids:
+        with _tx(ctx) as session:
+            repo = OrderRepository(session)
+            order = repo.get(order_id, for_update=True)
+            if order is None or order.status != OrderStatus.AWAITING_APPROVAL:
+                continue
+            assert order.decide_by is not None
+            if order.decide_by > now:
+                continue
+            order.reject(
+                None,
+                "the publisher did not decide by " + order.decide_by.isoformat(),
+                now,
+            )
+            add_event(session, _rejected_event(order), source=SOURCE)
+            repo.save(order)
+            rejected += 1
+    if rejected:
+        ctx.wake_relay()
+    return rejected
+
+
 # --- events from access and from the payment provider -----------------------------------
 
 
@@ -464,13 +746,48 @@ def start_refund(
     repo.save(order)
 
 
+def terminate(
+    session: Session, payments: PaymentPort, grant: access.GrantTerminated, now: datetime
+) -> None:
+    """A grant ended early: refund none, all or the unused share, reversing the split.
+
+    Runs in the consumer's transaction; a redelivery finds the order no longer paid or
+    fulfilled and changes nothing. The local provider's refund completes at once, an
+    online one is asked for by the periodic job (``refund_pending``).
+    """
+    repo = OrderRepository(session)
+    order = repo.get(grant.order_id, for_update=True)
+    if order is None or order.status not in (OrderStatus.PAID, OrderStatus.FULFILLED):
+        if order is None or order.status not in (
+            OrderStatus.TERMINATED,
+            OrderStatus.REFUND_PENDING,
+            OrderStatus.REFUNDED,
+        ):
+            log.warning("grant %s terminated for an order not fulfilled", grant.grant_id)
+        return
+    amount = refund_amount(grant.refund, order.total, grant.remaining_seconds, grant.period_seconds)
+    reason = f"grant terminated by {grant.by_role} {grant.by_org}: {grant.reason}"
+    if amount == 0:
+        order.terminate(reason, now)
+        repo.save(order)
+        return
+    order.request_refund(f"{reason} (refund {grant.refund})", amount)
+    if payments.offline:
+        refund_ref = payments.refund(order)
+        assert refund_ref is not None
+        _refunded(session, order, refund_ref, now)
+    repo.save(order)
+
+
 def apply_payment_outcome(
     ctx: OrdersContext, event_id: str, event_type: str, intent: dict[str, Any]
 ) -> str:
     """Apply one Stripe event once; returns what it did (for logs and tests)."""
     if event_type not in INTENT_EVENTS:
         state: PaymentState | None = None
-    elif event_type == "payment_intent.succeeded":
+    elif event_type == "payment_intent.succeeded" or (
+        event_type == "checkout.session.completed" and intent.get("payment_status") == "paid"
+    ):
         state = "succeeded"
     else:
         # Events arrive out of order: a failure may be followed by a success, so ask
@@ -492,7 +809,15 @@ def apply_payment_outcome(
     return outcome
 
 
-INTENT_EVENTS = frozenset({"payment_intent.succeeded", "payment_intent.payment_failed"})
+INTENT_EVENTS = frozenset(
+    {
+        "payment_intent.succeeded",
+        "payment_intent.payment_failed",
+        # Stripe Checkout: the session is the order's payment reference.
+        "checkout.session.completed",
+        "checkout.session.expired",
+    }
+)
 
 
 def _apply_intent(
@@ -507,7 +832,9 @@ def _apply_intent(
         order = repo.get(str(order_id), for_update=True) if order_id else None
         if order is None or order.payment_ref is not None:
             return "ignored: no order for this PaymentIntent"
-    if order.status == OrderStatus.PLACED:
+    if order.status in (OrderStatus.AWAITING_APPROVAL, OrderStatus.REJECTED):
+        return f"ignored: the order is {order.status.value}, not payable"
+    if _needs_opening(order):
         order.await_payment(reference)
     if state == "succeeded" and order.status in (
         OrderStatus.AWAITING_PAYMENT,
@@ -589,17 +916,17 @@ def complete_refunds(ctx: OrdersContext) -> int:
 
 
 def resume_openings(ctx: OrdersContext, older_than: timedelta) -> int:
-    """Open the payments of orders left ``placed`` by a crash (same idempotency key)."""
+    """Open the payments of orders a crash left without one (same idempotency key):
+    ``placed`` ones, and approved ones whose PaymentIntent could not be opened."""
     if ctx.payments.offline:
         return 0
     cutoff = ctx.clock() - older_than
     with _tx(ctx) as session:
+        repo = OrderRepository(session)
         stale = [
             order_id
-            for order_id in OrderRepository(session).ids_in([OrderStatus.PLACED])
-            if (o := OrderRepository(session).get(order_id)) is not None
-            and o.payment_ref is None
-            and o.placed_at <= cutoff
+            for order_id in repo.without_payment()
+            if (o := repo.get(order_id)) is not None and (o.decided_at or o.placed_at) <= cutoff
         ]
     for order_id in stale:
         open_online_payment(ctx, order_id)

@@ -1,7 +1,8 @@
 """Statements read from the settlement ledger: a provider's month, the operator's totals.
 
 Totals reconcile with the orders themselves: the ledger's sum for a month equals the
-totals of orders paid that month less those refunded that month.
+totals of orders paid that month less the amounts refunded that month (the whole total,
+or a terminated grant's pro-rata part).
 """
 
 from __future__ import annotations
@@ -108,9 +109,9 @@ def month_totals(engine: Engine, month: str) -> Totals:
             )
         ).one()
         refunded = session.exec(
-            select(func.coalesce(func.sum(OrderRow.total), 0)).where(
-                col(OrderRow.refunded_at) >= start, col(OrderRow.refunded_at) < end
-            )
+            select(
+                func.coalesce(func.sum(func.coalesce(OrderRow.refund_amount, OrderRow.total)), 0)
+            ).where(col(OrderRow.refunded_at) >= start, col(OrderRow.refunded_at) < end)
         ).one()
     for part, party, amount in parts:
         value = int(amount or 0)

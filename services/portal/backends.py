@@ -94,6 +94,7 @@ class Backends:
         json: Any = None,
         content: bytes | AsyncIterator[bytes] | None = None,
         headers: dict[str, str] | None = None,
+        time_limit_s: float | None = None,
     ) -> httpx.Response:
         sent = dict(headers or {})
         if token:
@@ -107,6 +108,7 @@ class Backends:
                 json=json,
                 content=content,
                 headers=sent,
+                timeout=time_limit_s if time_limit_s is not None else httpx.USE_CLIENT_DEFAULT,
             )
         except httpx.HTTPError as exc:
             raise BackendError(503, "unavailable", f"{service} is unreachable: {exc}") from exc

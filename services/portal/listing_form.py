@@ -21,6 +21,7 @@ LICENCES = ("vndx-restricted-1.0", "vndx-research-1.0", "cc-by-4.0", "odc-by-1.0
 COLUMN_TYPES = ("string", "integer", "number", "boolean", "date", "datetime")
 CLASSIFICATIONS = ("direct_identifier", "quasi_identifier", "sensitive", "attribute")
 PRODUCTS = ("download", "sandbox")
+USAGE_TERMS = ("allowed_purposes", "approval", "min_k", "min_group_size", "buyer_may_terminate")
 TEXT_FIELDS = ("title_vi", "title_en", "description_vi", "description_en")
 COLUMN_FIELD = re.compile(r"^columns\.(\d+)(?:\.(\w+))?")
 
@@ -65,7 +66,9 @@ def parse_columns(text: str, errors: FieldErrors, line_label: str) -> list[dict[
     return columns
 
 
-def listing_body(form: FormData, errors: FieldErrors, line_label: str) -> dict[str, Any]:
+def listing_body(
+    form: FormData, errors: FieldErrors, line_label: str, number_message: str = "a whole number"
+) -> dict[str, Any]:
     body: dict[str, Any] = {name: str(form.get(name, "")).strip() for name in TEXT_FIELDS}
     body["theme"] = str(form.get("theme", ""))
     body["provinces"] = [str(p) for p in form.getlist("provinces") if p]
@@ -73,6 +76,14 @@ def listing_body(form: FormData, errors: FieldErrors, line_label: str) -> dict[s
     body["update_frequency"] = str(form.get("update_frequency", "irregular"))
     body["licence"] = str(form.get("licence", LICENCES[0]))
     body["products"] = [str(p) for p in form.getlist("products")] or ["download"]
+    body["allowed_purposes"] = [str(p) for p in form.getlist("allowed_purposes")]
+    body["approval"] = str(form.get("approval", "automatic"))
+    for name in ("min_k", "min_group_size"):
+        raw = str(form.get(name, "")).strip()
+        body[name] = int(raw) if raw.isdigit() else None
+        if raw and not raw.isdigit():
+            errors.add(name, number_message)
+    body["buyer_may_terminate"] = form.get("buyer_may_terminate") == "yes"
     body["columns"] = parse_columns(str(form.get("columns", "")), errors, line_label)
     return body
 
@@ -107,6 +118,7 @@ def api_errors(exc: BackendError, columns_source: str, line_label: str) -> Field
             "licence",
             "update_frequency",
             "products",
+            *USAGE_TERMS,
         ):
             errors.add(name.split(".")[0], message)
         else:

@@ -1,7 +1,8 @@
 """Catalog events -> what pricing knows of listings, and a valuation of each new version.
 
 Every listing event carries the whole public snapshot, so the four types share one
-handler. The consumer loop applies each event once (inbox); a version already valued
+handler; organisation verifications (``catalog.organisations``) set the segment a buyer's
+discounts rest on. The consumer loop applies each event once (inbox); a version already valued
 under the policy in effect is not valued again (unique key), so redelivery never counts twice.
 """
 
@@ -19,10 +20,11 @@ from services.contracts.catalog import (
     ListingRetired,
     ListingUpdated,
     ListingVersionAdded,
+    OrganisationVerified,
 )
 from services.contracts.envelope import Envelope, EventPayload
-from services.contracts.topics import CATALOG_LISTINGS
-from services.pricing import listings, policy_book, valuations
+from services.contracts.topics import CATALOG_LISTINGS, CATALOG_ORGANISATIONS
+from services.pricing import listings, organisations, policy_book, valuations
 from services.pricing.context import PricingContext
 
 log = logging.getLogger(__name__)
@@ -35,7 +37,9 @@ def listing_handler(ctx: PricingContext) -> Handler:
     def apply(session: Session, envelope: Envelope, payload: EventPayload) -> None:
         assert isinstance(payload, LISTING_EVENTS)
         snapshot = payload.listing
-        if not listings.remember_snapshot(session, snapshot, envelope.time):
+        changed_version = listings.remember_snapshot(session, snapshot, envelope.time)
+        ctx.lookups.forget_listing(snapshot.listing_id)
+        if not changed_version:
             return
         assert snapshot.latest_version is not None
         listing = listings.find_listing(session, snapshot.listing_id)
@@ -56,12 +60,25 @@ def listing_handler(ctx: PricingContext) -> Handler:
     return apply
 
 
+def verification_handler(ctx: PricingContext) -> Handler:
+    """An operator verified an organisation: its segment counts from now on."""
+
+    def apply(session: Session, envelope: Envelope, payload: EventPayload) -> None:
+        assert isinstance(payload, OrganisationVerified)
+        organisations.remember_verification(session, payload)
+        ctx.lookups.forget_organisation(payload.code)
+
+    return apply
+
+
 def consumer_specs(ctx: PricingContext) -> list[ConsumerSpec]:
     handler = listing_handler(ctx)
+    handlers = {event.event_type: handler for event in LISTING_EVENTS}
+    handlers[OrganisationVerified.event_type] = verification_handler(ctx)
     return [
         ConsumerSpec(
             group_id=GROUP_ID,
-            topics=[CATALOG_LISTINGS],
-            handlers={event.event_type: handler for event in LISTING_EVENTS},
+            topics=[CATALOG_LISTINGS, CATALOG_ORGANISATIONS],
+            handlers=handlers,
         )
     ]

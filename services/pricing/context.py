@@ -1,4 +1,5 @@
-"""What the pricing use cases share: the engine, the parsed-policy cache, the key, a clock."""
+"""What the pricing use cases share: the engine, the parsed-policy cache, the key, a clock,
+the in-memory lookups and memo of the quote path, and the group-commit writer."""
 
 from __future__ import annotations
 
@@ -13,7 +14,10 @@ from sqlmodel import Session
 
 from services.common.db import is_sqlite, transaction
 from services.pricing.adapters.keys import QuoteKey
+from services.pricing.domain import QuoteIssuer
+from services.pricing.lookups import Lookups
 from services.pricing.policy_book import PolicyCache
+from services.pricing.quote_writer import QuoteWriter
 
 SOURCE = "/vndx/pricing"
 
@@ -32,7 +36,22 @@ class PricingContext:
     policies: PolicyCache = field(default_factory=PolicyCache)
     clock: Callable[[], datetime] = utc_now
     """The service's notion of now (tests move it to see a later policy take effect)."""
+    lookups: Lookups = field(default_factory=Lookups)
     _sqlite_lock: threading.Lock = field(default_factory=threading.Lock)
+    _issuer: QuoteIssuer | None = None
+    _writer: QuoteWriter | None = None
+
+    @property
+    def issuer(self) -> QuoteIssuer:
+        if self._issuer is None:
+            self._issuer = QuoteIssuer(self.quote_key.signer)
+        return self._issuer
+
+    @property
+    def writer(self) -> QuoteWriter:
+        if self._writer is None:
+            self._writer = QuoteWriter(self.engine, after_commit=lambda: self.wake_relay())
+        return self._writer
 
     @contextlib.contextmanager
     def session(self) -> Iterator[Session]:

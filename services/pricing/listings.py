@@ -13,8 +13,13 @@ from decimal import Decimal
 
 from sqlmodel import Session, col, select
 
-from services.contracts.catalog import ListingSnapshot
-from services.pricing.adapters.orm import KnownListingRow, ListingVersionRow, aware
+from services.contracts.catalog import ALL_PURPOSES, ListingSnapshot
+from services.pricing.adapters.orm import (
+    KnownListingRow,
+    ListingTermsRow,
+    ListingVersionRow,
+    aware,
+)
 from services.pricing.domain import ClassificationCounts, DatasetFacts
 
 
@@ -44,6 +49,7 @@ def remember_snapshot(session: Session, snapshot: ListingSnapshot, at: datetime)
         row.products = json.dumps(list(snapshot.products))
         row.snapshot_at = at
         session.add(row)
+        _remember_terms(session, snapshot, at)
     latest = snapshot.latest_version
     if latest is None:
         return False
@@ -64,6 +70,24 @@ def remember_snapshot(session: Session, snapshot: ListingSnapshot, at: datetime)
     )
     session.flush()
     return True
+
+
+def _remember_terms(session: Session, snapshot: ListingSnapshot, at: datetime) -> None:
+    terms = session.get(ListingTermsRow, snapshot.listing_id)
+    if terms is not None and aware(terms.snapshot_at) > at:
+        return
+    terms = terms or ListingTermsRow(listing_id=snapshot.listing_id, snapshot_at=at)
+    terms.allowed_purposes = json.dumps(list(snapshot.allowed_purposes))
+    terms.snapshot_at = at
+    session.add(terms)
+
+
+def allowed_purposes(session: Session, listing_id: str) -> tuple[str, ...]:
+    """The purposes a listing allows; every purpose if its snapshot predates the field."""
+    terms = session.get(ListingTermsRow, listing_id)
+    if terms is None:
+        return tuple(ALL_PURPOSES)
+    return tuple(json.loads(terms.allowed_purposes))
 
 
 def find_listing(session: Session, listing_id: str) -> KnownListingRow | None:

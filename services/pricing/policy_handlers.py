@@ -93,6 +93,7 @@ def activate_policy(
         if existing is None:
             raise
         return _already_there(ctx, existing, digest), False
+    ctx.lookups.forget_policies()
     ctx.wake_relay()
     return policy_book.row_view(row, policy), True
 

@@ -1,23 +1,27 @@
-"""The audit worker's consumer: which events each agent sees, wired into one consumer group.
+"""What the audit worker does with each event type: ledger, usage watch, KPIs, listing facts.
 
-One group (`audit`) reads `access.grants`, `orders.orders` and
-`catalog.listings`; for each event the ledger, usage-watch and KPI agents run
-in the same transaction as the inbox row, so a redelivered event changes
-nothing and a failed one changes nothing either.
+`audit_handlers` maps every event type the worker consumes to the steps it
+runs inside the batch's transaction (see `streams.audit.batches`, run by
+the faust agent in `streams.audit.faust_app`):
+
+- every access event, payment and refund: a ledger record, then usage watch
+  (access only) and KPI windows;
+- every decision of issue 12 — inspection and review of a listing, an
+  organisation's verification, an order placed (with the usage-policy hash
+  the buyer accepted), an order awaiting approval, approved or rejected, a
+  grant terminated: a ledger record;
+- listing snapshots (published, updated, new version, retired): the facts
+  the ledger and KPIs need (publisher, theme, provinces), no record.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from sqlmodel import Session
 
 from services.common.kafka import Handler
-from services.common.runtime import ConsumerSpec
 from services.common.settings import Settings
 from services.contracts import access, catalog, orders
 from services.contracts.envelope import Envelope, EventPayload
-from services.contracts.topics import ACCESS_GRANTS, CATALOG_LISTINGS, ORDERS_ORDERS
 from streams.audit import kpis, recorder
 from streams.audit.facts import remember_listing
 from streams.audit.watch import UsageWatch, WatchThresholds
@@ -32,8 +36,18 @@ ACCESS_EVENTS = (
     access.GrantRevoked,
     access.GrantExpired,
     access.GrantRenewed,
+    access.GrantTerminated,
 )
 ORDER_EVENTS = (orders.OrderPaid, orders.OrderRefunded)
+DECISION_EVENTS = (
+    catalog.ListingInspected,
+    catalog.ListingReviewed,
+    catalog.OrganisationVerified,
+    orders.OrderPlaced,
+    orders.OrderAwaitingApproval,
+    orders.OrderApproved,
+    orders.OrderRejected,
+)
 LISTING_EVENTS = (
     catalog.ListingPublished,
     catalog.ListingUpdated,
@@ -65,14 +79,8 @@ def audit_handlers(settings: Settings) -> dict[str, Handler]:
         )
     for order_event in ORDER_EVENTS:
         handlers[order_event.event_type] = _chain(recorder.record_event, kpis.observe)
+    for decision in DECISION_EVENTS:
+        handlers[decision.event_type] = recorder.record_event
     for listing_event in LISTING_EVENTS:
         handlers[listing_event.event_type] = _listing
     return handlers
-
-
-def audit_consumers(settings: Settings) -> Sequence[ConsumerSpec]:
-    return [
-        ConsumerSpec(
-            GROUP_ID, [ACCESS_GRANTS, ORDERS_ORDERS, CATALOG_LISTINGS], audit_handlers(settings)
-        )
-    ]

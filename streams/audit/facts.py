@@ -1,32 +1,62 @@
-"""Small tables of facts other events lack: a grant's publisher, a listing's theme and provinces."""
+"""Small tables of facts other events lack: a grant's publisher, a listing's theme and provinces.
+
+Within one transaction every fact looked up is kept (found or missing, until
+an event of the same batch supplies it), so a batch of events about one
+grant or listing asks the database once, not once per event (the session's
+identity map holds rows only weakly).
+"""
 
 from __future__ import annotations
 
-from sqlmodel import Session
+from typing import Any, TypeVar
+
+from sqlmodel import Session, SQLModel
 
 from services.contracts.access import GrantIssued
 from services.contracts.catalog import ListingSnapshot
 from streams.audit.tables import GrantFactsRow, ListingFactsRow
 
+_KNOWN = "audit_facts_known"
+Fact = TypeVar("Fact", bound=SQLModel)
+
+
+def _known(session: Session) -> dict[tuple[type[Any], str], Any]:
+    """The facts this transaction has looked up, None where missing (fresh per transaction)."""
+    current = session.get_transaction()
+    held = session.info.get(_KNOWN)
+    if held is None or held[0] is not current:
+        held = (current, {})
+        session.info[_KNOWN] = held
+    known: dict[tuple[type[Any], str], Any] = held[1]
+    return known
+
+
+def _fact(session: Session, model: type[Fact], key: str) -> Fact | None:
+    known = _known(session)
+    if (model, key) not in known:
+        known[(model, key)] = session.get(model, key)
+    row: Fact | None = known[(model, key)]
+    return row
+
 
 def remember_grant(session: Session, grant: GrantIssued) -> None:
-    row = session.get(GrantFactsRow, grant.grant_id)
+    row = _fact(session, GrantFactsRow, grant.grant_id)
     if row is None:
-        session.add(
-            GrantFactsRow(
-                grant_id=grant.grant_id,
-                listing_id=grant.listing_id,
-                buyer_org=grant.buyer_org,
-                publisher_org=grant.publisher_org,
-                order_id=grant.order_id,
-            )
+        row = GrantFactsRow(
+            grant_id=grant.grant_id,
+            listing_id=grant.listing_id,
+            buyer_org=grant.buyer_org,
+            publisher_org=grant.publisher_org,
+            order_id=grant.order_id,
         )
+        session.add(row)
+        _known(session)[(GrantFactsRow, grant.grant_id)] = row
     session.flush()
 
 
 def remember_listing(session: Session, listing: ListingSnapshot) -> None:
     provinces = ",".join(listing.provinces)
-    row = session.get(ListingFactsRow, listing.listing_id)
+    row = _fact(session, ListingFactsRow, listing.listing_id)
     if row is None:
         row = ListingFactsRow(
             listing_id=listing.listing_id,
@@ -37,17 +67,18 @@ def remember_listing(session: Session, listing: ListingSnapshot) -> None:
     else:
         row.publisher_org, row.theme, row.provinces = listing.org, listing.theme, provinces
     session.add(row)
+    _known(session)[(ListingFactsRow, listing.listing_id)] = row
     session.flush()
 
 
 def publisher_of(session: Session, *, grant_id: str | None, listing_id: str | None) -> str | None:
     """The publishing organisation of a grant or listing, if known."""
     if grant_id:
-        grant = session.get(GrantFactsRow, grant_id)
+        grant = _fact(session, GrantFactsRow, grant_id)
         if grant is not None:
             return grant.publisher_org
     if listing_id:
-        listing = session.get(ListingFactsRow, listing_id)
+        listing = _fact(session, ListingFactsRow, listing_id)
         if listing is not None:
             return listing.publisher_org
     return None
@@ -55,7 +86,7 @@ def publisher_of(session: Session, *, grant_id: str | None, listing_id: str | No
 
 def listing_dimensions(session: Session, listing_id: str | None) -> tuple[str, list[str]]:
     """(theme, provinces) of a listing; "unknown" where the catalog has not told us yet."""
-    listing = session.get(ListingFactsRow, listing_id) if listing_id else None
+    listing = _fact(session, ListingFactsRow, listing_id) if listing_id else None
     if listing is None:
         return "unknown", ["unknown"]
     provinces = [p for p in listing.provinces.split(",") if p]

@@ -7,6 +7,10 @@ Theme and provinces come from the catalog's listing snapshots (a listing
 counts in each of its provinces; "unknown" until its snapshot arrives).
 The median time from payment to grant is computed when asked, from the
 paid and issued times kept per order.
+
+Counters are additive, so a transaction's increments are summed in memory
+and written with one upsert just before it commits: a batch of events costs
+one statement per distinct counter, not one per event.
 """
 
 from __future__ import annotations
@@ -16,8 +20,10 @@ from datetime import UTC, date, datetime
 from statistics import median
 from typing import Any, Literal
 
+from sqlalchemy import event
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, col, select
 
 from services.contracts.access import GrantDownloadUrlIssued, GrantIssued, GrantQueried
@@ -61,23 +67,38 @@ def _bump(
 ) -> None:
     dimensions = _dimension_values(session, publisher, listing_id)
     kinds: tuple[PeriodKind, ...] = ("day", "month")
+    pending: dict[tuple[str, str, str, str], int] = session.info.setdefault(_PENDING, {})
+    for kind in kinds:
+        period = f"{kind}:{period_key(kind, moment)}"
+        for dimension, values in dimensions.items():
+            for value in dict.fromkeys(values):
+                for metric, amount in amounts.items():
+                    key = (period, dimension, value, metric)
+                    pending[key] = pending.get(key, 0) + amount
+
+
+_PENDING = "audit_kpi_pending"
+
+
+@event.listens_for(OrmSession, "before_commit")
+def _write_pending(session: OrmSession) -> None:
+    """Add the transaction's summed increments to the stored counters (one upsert)."""
+    pending: dict[tuple[str, str, str, str], int] | None = session.info.pop(_PENDING, None)
+    if not pending:
+        return
     rows = [
-        {
-            "period": f"{kind}:{period_key(kind, moment)}",
-            "dimension": dimension,
-            "value": value,
-            "metric": metric,
-            "amount": amount,
-        }
-        for kind in kinds
-        for dimension, values in dimensions.items()
-        for value in dict.fromkeys(values)
-        for metric, amount in amounts.items()
+        {"period": period, "dimension": dimension, "value": value, "metric": metric, "amount": n}
+        for (period, dimension, value, metric), n in pending.items()
     ]
     session.execute(_upsert(session, rows))
 
 
-def _upsert(session: Session, rows: list[dict[str, Any]]) -> Any:
+@event.listens_for(OrmSession, "after_rollback")
+def _drop_pending(session: OrmSession) -> None:
+    session.info.pop(_PENDING, None)
+
+
+def _upsert(session: OrmSession, rows: list[dict[str, Any]]) -> Any:
     """One INSERT .. ON CONFLICT adding to the counters (SQLite and PostgreSQL alike)."""
     table = KpiCounterRow.__table__  # type: ignore[attr-defined]
     insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert

@@ -59,10 +59,7 @@ def append_entry(session: Session, entry: AuditEntry, *, now: datetime | None = 
     """Append `entry` at the next seq and stage its event; None if its event id is recorded."""
     if is_recorded(session, entry.event_id):
         return None
-    head = session.get(LedgerHeadRow, 1, with_for_update=True)
-    if head is None:
-        head = LedgerHeadRow(id=1, size=0)
-        session.add(head)
+    head = _locked_head(session)
     seq = head.size
     record = LedgerRecord(
         seq=seq,
@@ -103,6 +100,24 @@ def append_entry(session: Session, entry: AuditEntry, *, now: datetime | None = 
         source=SOURCE,
     )
     return seq
+
+
+def _locked_head(session: Session) -> LedgerHeadRow:
+    """The head row, locked once per transaction (a batch appends many records under one lock)."""
+    current = session.get_transaction()
+    cached = session.info.get(_HEAD_KEY)
+    if cached is not None and current is not None and cached[0] is current:
+        held: LedgerHeadRow = cached[1]
+        return held
+    head = session.get(LedgerHeadRow, 1, with_for_update=True)
+    if head is None:
+        head = LedgerHeadRow(id=1, size=0)
+        session.add(head)
+    session.info[_HEAD_KEY] = (current, head)
+    return head
+
+
+_HEAD_KEY = "audit_ledger_head"
 
 
 def ledger_size(session: Session) -> int:

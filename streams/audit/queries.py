@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import false, or_
-from sqlalchemy.sql import Select
+from sqlalchemy.sql import ColumnElement, Select
 from sqlmodel import Session, col, select
 
 from services.common.auth import Principal
@@ -31,6 +31,7 @@ class RecordFilter:
     listing: str | None = None
     grant: str | None = None
     type: str | None = None
+    """One type or several, comma-separated (full or short names)."""
     since: datetime | None = None
     until: datetime | None = None
 
@@ -62,16 +63,20 @@ def _filtered(statement: Select[Any], wanted: RecordFilter) -> Select[Any]:
     if wanted.grant:
         statement = statement.where(col(LedgerEntryRow.grant_id) == wanted.grant)
     if wanted.type:
-        if wanted.type.startswith(TYPE_PREFIX):
-            statement = statement.where(col(LedgerEntryRow.event_type) == wanted.type)
-        else:  # a short name such as "grant.issued" matches every version
-            pattern = f"{TYPE_PREFIX}%.{wanted.type}.v%"
-            statement = statement.where(col(LedgerEntryRow.event_type).like(pattern))
+        names = [name.strip() for name in wanted.type.split(",") if name.strip()]
+        statement = statement.where(or_(*(_type_matches(name) for name in names)))
     if wanted.since:
         statement = statement.where(col(LedgerEntryRow.occurred_at) >= _utc(wanted.since))
     if wanted.until:
         statement = statement.where(col(LedgerEntryRow.occurred_at) < _utc(wanted.until))
     return statement
+
+
+def _type_matches(name: str) -> ColumnElement[bool]:
+    """A full type matches itself; a short name such as "grant.issued" every version of it."""
+    if name.startswith(TYPE_PREFIX):
+        return col(LedgerEntryRow.event_type) == name
+    return col(LedgerEntryRow.event_type).like(f"{TYPE_PREFIX}%.{name}.v%")
 
 
 MAX_SEQ = 2**63 - 1
@@ -119,4 +124,7 @@ def record_view(row: LedgerEntryRow) -> dict[str, Any]:
         "order_id": row.order_id,
         "leaf_hash": base64.b64encode(row.leaf_hash).decode("ascii"),
         "record": json.loads(row.record),
+        # The stored canonical bytes: a verifier hashes them as they are instead of
+        # canonicalising `record` again (RFC 8785 in Python costs ~100x the hash).
+        "record_b64": base64.b64encode(row.record).decode("ascii"),
     }

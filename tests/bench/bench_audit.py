@@ -4,10 +4,13 @@ Run from the repository root:
 
     .venv/bin/python -m tests.bench.bench_audit [--events N] [--records N]
 
-Prints one table. The append rate is the worker's path minus the broker: each
-event is applied as the consumer applies it (one SQLite transaction holding
-the inbox row, the ledger row, the outbox row, the usage-watch and KPI
-updates). Verification is what `vndx audit verify` runs once it has read
+Prints one table. The append rate is the worker's path minus the broker: the
+events are applied as the faust agent applies them (`BatchApplier`: inbox
+rows, ledger rows, outbox rows, usage-watch and KPI updates), once with one
+SQLite transaction per event (before batching) and once with `--batch`
+events per transaction (now). `--join` instead measures the faust worker's first group join on Tansu
+for several session timeouts (Tansu completes a first join after half of it).
+Verification is what `vndx audit verify` runs once it has read
 the ledger (`verify_ledger` over every record and checkpoint), over a
 million records built as in bench_ledger; the reference is plain SHA-256 of
 the same bytes. The goal is under 10 s for 1,000,000 records.
@@ -16,6 +19,7 @@ the same bytes. The goal is under 10 s for 1,000,000 records.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 import tempfile
 import time
@@ -29,14 +33,19 @@ if __package__ in (None, ""):  # run as a file: make the repository importable
 from rich.console import Console
 from rich.progress import track
 from rich.table import Table
+from sqlmodel import Session
 
-from services.common.db import create_tables, make_engine, transaction
-from services.common.inbox import already_processed, record_processed
+from services.common.db import create_tables, make_engine
+from services.common.events import KafkaRecord
+from services.common.kafka import KafkaPublisher, ensure_topics
 from services.common.runtime import COMMON_TABLES
 from services.common.settings import Settings
-from services.contracts.envelope import Envelope
+from services.contracts.envelope import Envelope, EventPayload
+from services.contracts.topics import all_topics_with_dlq
 from streams.audit.agents import GROUP_ID, audit_handlers
+from streams.audit.batches import Admitted, BatchApplier
 from streams.audit.checkpoints import sign_if_due
+from streams.audit.faust_app import AuditWorker
 from streams.audit.keys import ledger_signing_key
 from streams.audit.ledger_store import ensure_head
 from streams.audit.tables import AUDIT_TABLES
@@ -46,6 +55,7 @@ from streams.ledger.checkpoint import Checkpoint
 from streams.ledger.log import AuditLog
 from tests.bench.bench_ledger import START, fast_record_bytes, timed
 from tests.unit.audit.audit_events import T0, download_url, grant_issued, ids, queried, wrap
+from vndx.embedded import Tansu
 
 
 def worker_events(count: int) -> list[Envelope]:
@@ -63,56 +73,125 @@ def worker_events(count: int) -> list[Envelope]:
 
 
 def append_through_worker(
-    directory: Path, events: list[Envelope], *, with_agents: bool = True
+    directory: Path, events: list[Envelope], *, batch: int, with_agents: bool = True
 ) -> tuple[float, float]:
     """(seconds to apply every event, seconds to catch the tree up and sign).
 
-    Without agents only the consumer's own work is done (inbox row, commit):
-    the floor any handler on this loop starts from.
+    Events go through `BatchApplier` as the faust agent hands them over,
+    `batch` per transaction (1 is what the worker did before batching).
+    Without agents only the worker's own work is done (inbox rows, commit):
+    the floor any handler starts from.
     """
     settings = Settings(env="test", service_name="audit", data_dir=directory)
     engine = make_engine(settings.resolved_database_url)
     create_tables(engine, [*COMMON_TABLES, *AUDIT_TABLES])
     ensure_head(engine)
-    handlers = audit_handlers(settings) if with_agents else {}
-    started = time.perf_counter()
-    for envelope in events:
-        with transaction(engine) as session:
-            if already_processed(session, GROUP_ID, envelope.id):
-                continue
-            if with_agents:
-                handlers[envelope.type](session, envelope, envelope.payload())
-            record_processed(session, GROUP_ID, envelope.id)
+    handlers = audit_handlers(settings)
+    if not with_agents:
+        handlers = {kind: _inbox_only for kind in handlers}
+    applier = BatchApplier(engine, GROUP_ID, handlers, max_event_bytes=settings.max_event_bytes)
+    admitted = [Admitted(_NO_RECORD, envelope, envelope.payload()) for envelope in events]
+    started, cpu_started = time.perf_counter(), time.process_time()
+    for start in range(0, len(admitted), batch):
+        applier.apply_batch(admitted[start : start + batch])
     applied = time.perf_counter() - started
+    CPU_SECONDS[f"{batch}/{with_agents}"] = time.process_time() - cpu_started
     started = time.perf_counter()
     tree = LedgerTree(engine)
     checkpoint = sign_if_due(engine, tree, ledger_signing_key(settings), every=1, interval_s=1)
     signed = time.perf_counter() - started
-    if not with_agents:
-        return applied, signed
-    if checkpoint is None or checkpoint.tree_size < len(events):
-        raise SystemExit(f"worker recorded {tree.size} of {len(events)} events")
     engine.dispose()
+    if with_agents and (checkpoint is None or checkpoint.tree_size < len(events)):
+        raise SystemExit(f"worker recorded {tree.size} of {len(events)} events")
     return applied, signed
+
+
+#: CPU seconds of each append run (the machine may be shared: wall time waits for others).
+CPU_SECONDS: dict[str, float] = {}
+_NO_RECORD = KafkaRecord(topic="bench", key=None, value=b"", headers=[])
+
+
+def _inbox_only(_session: Session, _envelope: Envelope, _payload: EventPayload) -> None:
+    """A handler that does nothing: the batch still writes each event's inbox row."""
+
+
+async def _start_and_stop(settings: Settings, applier: BatchApplier) -> tuple[float, float]:
+    """(seconds to the first assignment, seconds until `start` returned, i.e. consuming)."""
+    worker = AuditWorker(settings, applier, KafkaPublisher(settings))
+    started = time.perf_counter()
+    await worker.start()
+    consuming = time.perf_counter() - started
+    await worker.stop()
+    return worker.joined_after_s or float("nan"), consuming
+
+
+def measure_joins(sessions: list[float]) -> list[tuple[float, float, float]]:
+    """(session s, seconds to the group's first assignment, seconds until consuming) on Tansu.
+
+    Each measurement uses a group of its own, so no earlier member is waited for.
+    """
+    results: list[tuple[float, float, float]] = []
+    with tempfile.TemporaryDirectory() as directory:
+        root = Path(directory)
+        with Tansu(root / "tansu.log") as broker:
+            asyncio.run(ensure_topics(broker.bootstrap_servers, all_topics_with_dlq()))
+            for session_s in sessions:
+                settings = Settings(
+                    env="test",
+                    service_name="audit",
+                    data_dir=root,
+                    kafka_bootstrap=broker.bootstrap_servers,
+                    audit_session_timeout_s=session_s,
+                )
+                engine = make_engine(settings.resolved_database_url)
+                group = f"audit-join-{session_s:g}"
+                applier = BatchApplier(engine, group, {}, max_event_bytes=settings.max_event_bytes)
+
+                joined, consuming = asyncio.run(_start_and_stop(settings, applier))
+                engine.dispose()
+                results.append((session_s, joined, consuming))
+    return results
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=5_000, help="events through the worker")
+    parser.add_argument("--batch", type=int, default=200, help="events per transaction (after)")
     parser.add_argument("--records", type=int, default=1_000_000, help="records to verify")
     parser.add_argument("--every", type=int, default=1000, help="records per checkpoint")
     parser.add_argument("--repeat", type=int, default=3, help="best of N for hashing and verify")
+    parser.add_argument(
+        "--join",
+        action="store_true",
+        help="only measure the faust worker's first group join on Tansu (60, 10, 6, 3 s sessions)",
+    )
     args = parser.parse_args()
     console = Console()
+    if args.join:
+        table = Table(title="faust audit worker: first group join on Tansu")
+        for column in ("session timeout s", "joined after s", "consuming after s"):
+            table.add_column(column, justify="right")
+        with console.status("starting the worker with each session timeout…"):
+            joins = measure_joins([60.0, 10.0, 6.0, 3.0])
+        for session_s, joined, consuming in joins:
+            table.add_row(f"{session_s:g}", f"{joined:.1f}", f"{consuming:.1f}")
+        console.print(table)
+        return
 
     events = worker_events(args.events)
-    with (
-        tempfile.TemporaryDirectory() as directory,
-        console.status(f"applying {len(events):,} events through the worker…"),
+    appends: dict[str, tuple[float, float]] = {}
+    for label, batch, agents in (
+        ("before", 1, True),
+        ("after", args.batch, True),
+        ("floor", args.batch, False),
     ):
-        apply_seconds, sign_seconds = append_through_worker(Path(directory), events)
-    with tempfile.TemporaryDirectory() as directory:
-        floor_seconds, _ = append_through_worker(Path(directory), events, with_agents=False)
+        with (
+            tempfile.TemporaryDirectory() as directory,
+            console.status(f"applying {len(events):,} events, {batch} per transaction…"),
+        ):
+            appends[label] = append_through_worker(
+                Path(directory), events, batch=batch, with_agents=agents
+            )
 
     corpus = [
         fast_record_bytes(seq)
@@ -139,25 +218,40 @@ def main() -> None:
         raise SystemExit(f"verification failed: {report}")
 
     table = Table(title="audit worker and verifier")
-    for column in ("step", "records", "seconds", "records/s", "x SHA-256"):
+    for column in ("step", "records", "seconds", "CPU s", "records/s", "x SHA-256"):
         table.add_column(column, justify="left" if column == "step" else "right")
     reference = sha_seconds / args.records
 
-    def row(step: str, count: int, seconds: float) -> None:
+    def row(step: str, count: int, seconds: float, cpu: float | None = None) -> None:
         table.add_row(
             step,
             f"{count:,}",
             f"{seconds:.2f}",
+            "–" if cpu is None else f"{cpu:.2f}",
             f"{count / seconds:,.0f}",
             f"{seconds / count / reference:,.0f}",
         )
 
     row("plain SHA-256 of the record bytes (reference)", args.records, sha_seconds)
-    row("consumer floor: inbox row + commit, no agents", len(events), floor_seconds)
     row(
-        "worker append (inbox + ledger + outbox + watch + KPIs, SQLite)", len(events), apply_seconds
+        "before: worker append, 1 event per transaction",
+        len(events),
+        appends["before"][0],
+        CPU_SECONDS["1/True"],
     )
-    row("tree catch-up from the store + one signed checkpoint", len(events), sign_seconds)
+    row(
+        f"after: worker append, {args.batch} events per transaction",
+        len(events),
+        appends["after"][0],
+        CPU_SECONDS[f"{args.batch}/True"],
+    )
+    row(
+        f"floor: inbox rows only, {args.batch} per transaction",
+        len(events),
+        appends["floor"][0],
+        CPU_SECONDS[f"{args.batch}/False"],
+    )
+    row("tree catch-up from the store + one signed checkpoint", len(events), appends["after"][1])
     row(f"vndx audit verify core ({len(checkpoints):,} checkpoints)", args.records, verify_seconds)
     console.print(table)
     scaled = verify_seconds * 1_000_000 / args.records

@@ -9,10 +9,20 @@ Prints the figures; goals: extract <= 3x the plain copy, peak <= 1 GiB, Adult < 
 
 Run: .venv/bin/python tests/bench/bench_extract.py [--rows N]
 
-Measured on the 2-core development VM (shared, load ~2), 1,000,000 rows:
-plain copy 1.47 s / 408 MiB; extract 12.1 s (8.2x) / 788 MiB, of which
-profile 1.1 s, search 3.2 s, write 3.7 s (HMAC pseudonyms ~2 s), pycanon
-check 4.1 s; Adult to k=5 0.32 s.
+Peak RSS is each child's own; CPU is its user + system time (less sensitive than
+wall time to other work on a shared machine, though contention inflates it too).
+
+Measured on the 2-core development VM, 1,000,000 rows, 26 Nov 2026. The machine was
+shared and heavily loaded (load average 15-30), so wall times are several times
+what an idle machine gives; compare ratios within one run:
+  before (commit e58ed37): plain copy 8.44 s; extract 86.5 s (10.2x) / 721 MiB;
+    profile 12.9, search 28.1, write 19.3, verify (pycanon) 26.2 s; Adult 2.90 s.
+  after: plain copy 10.61 s, CPU 2.96 s; extract 58.9 s (5.5x) / 741 MiB,
+    CPU 8.67 s (2.9x); profile (with pseudonyms hashed alongside) 19.3, search 16.8,
+    write 18.9, verify (Arrow) 3.8 s; identical node and figures (k=5, l=2,
+    suppression 0.65 %, loss 0.0810). Adult to k=5: 0.33 s of CPU before and after
+    (0.27 s wall on an idle machine in the earlier session), 3 s wall at load 30.
+  Earlier, on a quieter machine: plain copy 1.47 s, extract 12.1 s (8.2x).
 """
 
 import argparse
@@ -177,7 +187,9 @@ def _child(
     outcome = job(directory)
     outcome["seconds"] = time.perf_counter() - started
     outcome["start"] = started
-    outcome["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    outcome["peak_rss_mib"] = usage.ru_maxrss / 1024
+    outcome["cpu_seconds"] = usage.ru_utime + usage.ru_stime
     queue.put(outcome)
 
 
@@ -209,12 +221,14 @@ def main() -> None:
         adult = measure(adult_extract, directory)
     result = extract["result"]
     print(
-        f"plain Parquet read+write : {copy['seconds']:.2f} s, peak RSS {copy['peak_rss_mib']:.0f} MiB"
+        f"plain Parquet read+write : {copy['seconds']:.2f} s, peak RSS {copy['peak_rss_mib']:.0f} MiB,"
+        f" CPU {copy['cpu_seconds']:.2f} s"
     )
     print(
         f"extract build            : {extract['seconds']:.2f} s "
         f"({extract['seconds'] / copy['seconds']:.1f}x the copy; goal <= 3x), "
-        f"peak RSS {extract['peak_rss_mib']:.0f} MiB (goal <= 1024)"
+        f"peak RSS {extract['peak_rss_mib']:.0f} MiB (goal <= 1024), "
+        f"CPU {extract['cpu_seconds']:.2f} s ({extract['cpu_seconds'] / copy['cpu_seconds']:.1f}x)"
     )
     stages = extract["stage_starts"]
     assert isinstance(stages, dict)
@@ -224,6 +238,7 @@ def main() -> None:
     ):
         print(f"    {name:8s} {until - at:6.2f} s")
     print(f"    rows {result.rows_in:,} -> {result.rows_out:,}; figures {result.figures}")
+    print(f"    checked by {', '.join(result.checked_by)}")
     print(
         f"Adult to k=5             : {adult['seconds']:.2f} s (goal < 2 s), "
         f"peak RSS {adult['peak_rss_mib']:.0f} MiB; figures {adult['result'].figures}"

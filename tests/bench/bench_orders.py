@@ -1,7 +1,8 @@
 """Orders benchmark: orders placed per second over HTTP with the local provider.
 
 Starts the embedded stack with the orders service (SQLite, Tansu, SeaweedFS), makes the
-listings known to orders, signs the quotes beforehand, then places every order with
+listings known to orders (their snapshots, as from catalog.listings), signs the quotes and
+hashes the listings' usage policies beforehand, then places every order with
 ``POST /v1/orders`` from a light client: raw HTTP/1.1 keep-alive connections on asyncio
 (no httpx, which saturates a core near 500 req/s). Prints orders/s and latency
 percentiles beside ``GET /healthz`` measured with the same client (the HTTP ceiling).
@@ -27,7 +28,10 @@ from services.common.auth import TokenIssuer
 from services.common.db import create_tables, make_engine, transaction
 from services.common.runtime import COMMON_TABLES
 from services.common.settings import Settings
-from services.orders.adapters.orm import ORDERS_TABLES, remember_listing_owner
+from services.common.usage_policy import offer
+from services.orders.adapters.orm import ORDERS_TABLES, remember_listing
+from tests.integration.orders.conftest import snapshot
+from tests.policy_acceptance import order_body
 from tests.unit.orders.quotes import quote_document, signer_from_pem
 from vndx.stack import EmbeddedStack, StackConfig
 
@@ -91,9 +95,12 @@ def bench(workdir: Path, orders: int, concurrency: int) -> None:
     engine = make_engine(f"sqlite:///{stack.data_dir / 'orders.db'}")
     create_tables(engine, [*COMMON_TABLES, *ORDERS_TABLES])
     listings = [str(uuid.uuid4()) for _ in range(20)]
+    snapshots = [
+        snapshot(listing_id, f"agency-{number % 5}") for number, listing_id in enumerate(listings)
+    ]
     with transaction(engine) as session:
-        for number, listing_id in enumerate(listings):
-            remember_listing_owner(session, listing_id, f"agency-{number % 5}")
+        for listing in snapshots:
+            remember_listing(session, listing)
     engine.dispose()
     stack.start()
     try:
@@ -104,6 +111,8 @@ def bench(workdir: Path, orders: int, concurrency: int) -> None:
         )
         buyers = [f"startup-{n}" for n in range(concurrency)]
         tokens = {buyer: issuer.issue(buyer, "buyer") for buyer in buyers}
+        iri_base = stack.settings("orders").iri_base
+        policies = [offer(listing, iri_base) for listing in snapshots]
         with console.status(f"signing {orders} quotes…"):
             requests = []
             for n in range(orders):
@@ -120,7 +129,7 @@ def bench(workdir: Path, orders: int, concurrency: int) -> None:
                             "Idempotency-Key": str(uuid.uuid4()),
                             "Content-Type": "application/json",
                         },
-                        json.dumps({"quote": quote}).encode(),
+                        json.dumps(order_body(quote, policies[n % len(listings)])).encode(),
                     )
                 )
         port = stack.port("orders")

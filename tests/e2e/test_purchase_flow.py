@@ -2,10 +2,14 @@
 
 publish -> quote -> order (local invoice) -> settle -> paid -> grant -> download
 -> fulfilled -> revoke -> the same URL fails -> the audit ledger holds each step.
+The purchase's requests carry one W3C trace: its id is in every service's JSON logs
+and on the events the purchase caused.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -16,7 +20,12 @@ import httpx
 import pytest
 
 from services.common.auth import TokenIssuer
+from services.common.observability import trace_id_of
 from services.common.settings import Settings
+from services.contracts.access import GrantIssued
+from services.contracts.topics import ACCESS_GRANTS
+from tests.integration.kafka_probe import read_topic
+from tests.policy_acceptance import accepted_order_body
 from vndx.demo_data import adult_listing
 from vndx.stack import EmbeddedStack, StackConfig
 
@@ -25,9 +34,9 @@ SERVICES = ("catalog", "pricing", "orders", "access", "audit")
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedStack]:
-    running = EmbeddedStack(
-        StackConfig.on_free_ports(tmp_path_factory.mktemp("purchase"), services=SERVICES)
-    )
+    config = StackConfig.on_free_ports(tmp_path_factory.mktemp("purchase"), services=SERVICES)
+    config.extra_env["VNDX_LOG_FORMAT"] = "json"
+    running = EmbeddedStack(config)
     running.start()
     yield running
     running.stop()
@@ -52,7 +61,11 @@ def test_a_startup_buys_the_adult_census_and_a_regulator_revokes_it(
     def as_(org: str, role: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {issuer.issue(org, role)}"}  # type: ignore[arg-type]
 
-    provider, buyer = as_("gso", "provider"), as_(f"startup-{uuid.uuid4().hex[:6]}", "buyer")
+    buyer_org = f"startup-{uuid.uuid4().hex[:6]}"
+    trace_id = uuid.uuid4().hex
+    # Every request of this purchase (the buyer's and the operator's settlement) in one trace.
+    in_trace = {"traceparent": f"00-{trace_id}-{uuid.uuid4().hex[:16]}-01"}
+    provider, buyer = as_("gso", "provider"), {**as_(buyer_org, "buyer"), **in_trace}
     operator, regulator = as_("vndx-ops", "operator"), as_("ubgsnn", "regulator")
     catalog = httpx.Client(base_url=stack.url("catalog"), timeout=60)
     pricing = httpx.Client(base_url=stack.url("pricing"), timeout=30)
@@ -71,13 +84,32 @@ def test_a_startup_buys_the_adult_census_and_a_regulator_revokes_it(
     ).raise_for_status()
     catalog.post(f"/v1/listings/{listing['id']}/publish", headers=provider).raise_for_status()
 
+    # Adult has sensitive columns: only a verified organisation may quote it.
+    catalog.post(
+        f"/v1/organisations/{buyer_org}/verification",
+        json={
+            "tax_code": "0100109106",
+            "registered_name": "Công ty CP Khởi nghiệp",
+            "segment": "startup",
+        },
+        headers=operator,
+    ).raise_for_status()
+
     def ask_quote() -> dict[str, Any] | None:
         response = pricing.post(
             "/v1/quotes",
-            json={"listing_id": listing["id"], "product": "download", "duration_days": 30},
+            json={
+                "listing_id": listing["id"],
+                "product": "download",
+                "duration_days": 30,
+                "purpose": "research",
+                "justification": "income inequality by occupation",
+            },
             headers=buyer,
         )
-        return response.json() if response.status_code == 201 else None
+        quote: dict[str, Any] = response.json() if response.status_code == 201 else {}
+        # Pricing has learned the listing and the verification (the startup discount).
+        return quote if quote.get("segment") == "startup" else None
 
     quote = _until("pricing to learn the listing", ask_quote)
     assert quote["total"] == sum(
@@ -86,14 +118,16 @@ def test_a_startup_buys_the_adult_census_and_a_regulator_revokes_it(
 
     def place() -> dict[str, Any] | None:
         response = orders.post(
-            "/v1/orders", json={"quote": quote}, headers={**buyer, "Idempotency-Key": quote["id"]}
+            "/v1/orders",
+            json=accepted_order_body(stack.url("catalog"), quote, buyer),
+            headers={**buyer, "Idempotency-Key": quote["id"]},
         )
         return response.json() if response.status_code in (200, 201) else None
 
     order = _until("orders to learn the listing", place)
     if order["status"] != "paid":
         assert order["payment"]["provider"] == "local"
-        settled = orders.post(f"/v1/orders/{order['id']}/settle", headers=operator)
+        settled = orders.post(f"/v1/orders/{order['id']}/settle", headers={**operator, **in_trace})
         assert settled.status_code == 200, settled.text
 
     def issued_grant() -> dict[str, Any] | None:
@@ -141,3 +175,18 @@ def test_a_startup_buys_the_adult_census_and_a_regulator_revokes_it(
     assert hidden.status_code in (200, 404)
     if hidden.status_code == 200:
         assert hidden.json()["items"] == []
+
+    _assert_traced(stack, trace_id, grant["id"])
+
+
+def _assert_traced(stack: EmbeddedStack, trace_id: str, grant_id: str) -> None:
+    """The purchase's trace id is in each service's log and on the grant's issuance."""
+    for service in SERVICES:
+        lines = (stack.log_dir / f"{service}.log").read_text(encoding="utf-8").splitlines()
+        traced = [line for line in lines if line.startswith("{") and trace_id in line]
+        assert any(json.loads(line).get("trace_id") == trace_id for line in traced), service
+    events = asyncio.run(
+        read_topic(stack.tansu.bootstrap_servers, ACCESS_GRANTS, key=grant_id, until=1)
+    )
+    issued = [e for _, e in events if e.type == GrantIssued.event_type]
+    assert issued and all(trace_id_of(e.traceparent) == trace_id for e in issued)

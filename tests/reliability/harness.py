@@ -10,8 +10,13 @@ through outages with the same Idempotency-Key.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import itertools
+import os
 import random
+import signal
+import sys
 import threading
 import time
 import uuid
@@ -25,9 +30,10 @@ import httpx
 
 from services.common.auth import Role, TokenIssuer
 from services.common.settings import Settings
-from vndx.embedded.ports import free_port
+from tests.policy_acceptance import accepted_order_body
+from vndx.embedded.ports import free_port, wait_for
 from vndx.embedded.process import ChildProcess
-from vndx.stack import EmbeddedStack, StackConfig
+from vndx.stack import SERVICES, EmbeddedStack, StackConfig
 
 PURCHASE_SERVICES = ("catalog", "pricing", "orders", "access", "audit")
 MAX_EVENT_BYTES = 262_144
@@ -42,10 +48,19 @@ class FaultyStack(EmbeddedStack):
         super().__init__(config, **kwargs)
         self.armed: dict[str, str] = {}
         self.env_overrides: dict[str, dict[str, str]] = {}
+        #: service -> SQLAlchemy URL, for services not on their SQLite file (PostgreSQL)
+        self.database_urls: dict[str, str] = {}
+        self.replicas: dict[str, ChildProcess] = {}
         self.lock = threading.RLock()
+
+    def database(self, service: str) -> str:
+        """Where ``service`` keeps its data: a PostgreSQL URL, or its SQLite file."""
+        return self.database_urls.get(service) or str(self.data_dir / f"{service}.db")
 
     def service_env(self, service: str) -> dict[str, str]:
         env = super().service_env(service)
+        if service in self.database_urls:
+            env["VNDX_DATABASE_URL"] = self.database_urls[service]
         env.update(self.env_overrides.get(service, {}))
         if service in self.armed:
             env["VNDX_FAULT_INJECTION"] = self.armed[service]
@@ -80,6 +95,41 @@ class FaultyStack(EmbeddedStack):
             else:
                 self.armed.pop(service, None)
             self.start_service(service)
+
+    def start_replica(self, service: str, name: str) -> ChildProcess:
+        """Another process of ``service`` on its own port: same database, same consumer group."""
+        port = free_port()
+        factory = next(s.factory for s in SERVICES if s.name == service)
+        env = {**self.service_env(service), "VNDX_PORT": str(port)}
+        env["VNDX_PUBLIC_BASE_URL"] = f"http://127.0.0.1:{port}"
+        process = ChildProcess(
+            [sys.executable, "-m", "uvicorn", "--factory", factory, "--port", str(port)],
+            self.log_dir / f"{name}.log",
+            env=env,
+            cwd=Path.cwd(),
+        )
+        process.start()
+        self.replicas[name] = process
+        wait_for(
+            lambda: _answers_as(f"http://127.0.0.1:{port}", service),
+            60,
+            name,
+            log_file=process.log_file,
+            alive=process.is_alive,
+        )
+        return process
+
+    def stop_replica(self, name: str, kill: bool = False) -> None:
+        """Stop a replica politely (it leaves its group), or SIGKILL it (it just vanishes)."""
+        process = self.replicas.pop(name)
+        if kill and process.pid is not None and process.is_alive():
+            os.killpg(process.pid, signal.SIGKILL)
+        process.stop(timeout=10)
+
+    def stop(self) -> None:
+        for name in list(self.replicas):
+            self.stop_replica(name)
+        super().stop()
 
     def dead(self) -> list[str]:
         with self.lock:
@@ -150,7 +200,14 @@ def _answers_as(url: str, service: str) -> bool:
     return str(title).endswith(service)
 
 
-def start_stack(data_dir: Path, services: Iterable[str] = PURCHASE_SERVICES) -> FaultyStack:
+def start_stack(
+    data_dir: Path,
+    services: Iterable[str] = PURCHASE_SERVICES,
+    *,
+    extra_env: dict[str, str] | None = None,
+    database_urls: dict[str, str] | None = None,
+) -> FaultyStack:
+    """Start a stack of ``services``; ``database_urls`` puts some of them on PostgreSQL."""
     config = StackConfig.on_free_ports(data_dir, services=tuple(services))
     config.extra_env.update(
         {
@@ -159,11 +216,56 @@ def start_stack(data_dir: Path, services: Iterable[str] = PURCHASE_SERVICES) -> 
             "VNDX_LOG_FORMAT": "json",
             "VNDX_MAX_EVENT_BYTES": str(MAX_EVENT_BYTES),
             "VNDX_RATE_QUOTES_PER_MINUTE": str(RATE_QUOTES_PER_MINUTE),
+            **(extra_env or {}),
         }
     )
     stack = FaultyStack(config)
-    stack.start()
+    stack.database_urls.update(database_urls or {})
+    try:
+        stack.start()
+    except BaseException:
+        stack.stop()
+        raise
     return stack
+
+
+def pause(pid: int | None) -> list[int]:
+    """SIGSTOP a server and every process it forked: it holds its sockets and answers nothing.
+
+    The whole tree, not only the process group: PostgreSQL's backends each start a
+    session of their own, so stopping the postmaster's group would leave every open
+    connection answering. Returns the processes stopped, for ``resume``.
+    """
+    assert pid is not None, "the process is not running"
+    os.kill(pid, signal.SIGSTOP)  # first, so that it forks nothing new meanwhile
+    stopped = [pid, *_descendants(pid)]
+    for child in stopped[1:]:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child, signal.SIGSTOP)
+    return stopped
+
+
+def resume(stopped: list[int]) -> None:
+    for pid in reversed(stopped):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGCONT)
+
+
+def _descendants(pid: int) -> list[int]:
+    parents: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found: list[int] = []
+    frontier = [pid]
+    while frontier:
+        children = parents.get(frontier.pop(), [])
+        found += children
+        frontier += children
+    return found
 
 
 def until(what: str, probe: Callable[[], Any], timeout: float = 120, every: float = 0.3) -> Any:
@@ -212,13 +314,16 @@ class Market:
     stack: FaultyStack
     listing_id: str = ""
     provider_org: str = "tk-reliab"
+    product: str = "download"
     issuer: TokenIssuer = field(init=False)
     placed: list[dict[str, Any]] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    buyer_orgs: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.issuer = self.stack.issuer()
         self._lock = threading.Lock()
+        self._buyer_turn = itertools.count()
 
     def headers(self, org: str, role: Role, segment: str | None = None) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.issuer.issue(org, role, segment=segment)}"}
@@ -247,10 +352,51 @@ class Market:
             "pricing and orders to learn the listing",
             lambda: self.buy_once(retry_s=5, learning=True),
         )
+        until("pricing to learn every buyer's verification", self.buyers_known)
         return listing_id
 
     def buyer(self) -> dict[str, str]:
-        return self.headers(f"startup-{uuid.uuid4().hex[:8]}", "buyer", "public_interest")
+        """One of the buyer organisations an operator verified as public interest."""
+        if not self.buyer_orgs:
+            self.verify_buyers()
+        org = self.buyer_orgs[next(self._buyer_turn) % len(self.buyer_orgs)]
+        return self.headers(org, "buyer", "public_interest")
+
+    def verify_buyers(self, count: int = 8) -> None:
+        """Verify `count` organisations in the catalog (operator): pricing waives their
+        quotes only once it consumed the verification (a token's claim counts for nothing)."""
+        orgs = [f"pi-{uuid.uuid4().hex[:8]}" for _ in range(count)]
+        operator = self.headers("vndx-ops", "operator")
+        with self.client("catalog", 60) as catalog:
+            for org in orgs:
+                catalog.post(
+                    f"/v1/organisations/{org}/verification",
+                    json={
+                        "tax_code": "0100109106",
+                        "registered_name": f"Viện nghiên cứu {org}",
+                        "segment": "public_interest",
+                    },
+                    headers=operator,
+                ).raise_for_status()
+        self.buyer_orgs = orgs
+
+    def buyers_known(self) -> bool:
+        """Whether pricing waives a quote for every verified buyer organisation."""
+        body = {
+            "listing_id": self.listing_id,
+            "product": self.product,
+            "duration_days": 30,
+            "purpose": "research",
+            "justification": "checking the verification arrived",
+        }
+        with self.client("pricing") as pricing:
+            for org in self.buyer_orgs:
+                quote = pricing.post(
+                    "/v1/quotes", json=body, headers=self.headers(org, "buyer", "public_interest")
+                )
+                if quote.status_code != 201 or quote.json()["segment"] != "public_interest":
+                    return False
+        return True
 
     def buy_once(self, retry_s: float = 120, learning: bool = False) -> dict[str, Any] | None:
         """Quote and order once (a waiver: paid at once); retry through outages.
@@ -265,9 +411,9 @@ class Market:
                 "/v1/quotes",
                 {
                     "listing_id": self.listing_id,
-                    "product": "download",
+                    "product": self.product,
                     "duration_days": 30,
-                    "purpose": "nghiên cứu chính sách",
+                    "purpose": "research",
                     "justification": "public-interest research under a ministry mandate",
                 },
                 buyer,
@@ -277,10 +423,15 @@ class Market:
         )
         if quote is None:
             return None
+        if learning and quote.get("segment") != "public_interest":
+            return None  # pricing has not consumed the buyer's verification yet
         key = {"Idempotency-Key": str(quote["id"])}
         order = _retrying(
             lambda: _post(
-                self.stack.url("orders"), "/v1/orders", {"quote": quote}, {**buyer, **key}
+                self.stack.url("orders"),
+                "/v1/orders",
+                accepted_order_body(self.stack.url("catalog"), quote, buyer),
+                {**buyer, **key},
             ),
             retry_s,
             retryable,
@@ -291,10 +442,26 @@ class Market:
         return order
 
     def buy(self, count: int, concurrency: int = 8) -> int:
-        """Place ``count`` paid orders from ``concurrency`` threads; return how many succeeded."""
+        """Place ``count`` paid orders from ``concurrency`` threads; return how many succeeded.
+
+        A purchase refused for good is kept in ``failures`` (the caller asserts there are
+        none) rather than raised, so that a load thread never dies silently mid-test.
+        """
         with ThreadPoolExecutor(concurrency) as pool:
-            results = list(pool.map(lambda _: self.buy_once(), range(count)))
+            results = list(pool.map(lambda _: self._buy_or_record(), range(count)))
         return sum(1 for r in results if r is not None)
+
+    def _buy_or_record(self) -> dict[str, Any] | None:
+        try:
+            order = self.buy_once()
+        except Exception as exc:
+            order, failure = None, f"{type(exc).__name__}: {exc}"[:500]
+        else:
+            failure = "" if order is not None else "no order after retrying for 120 s"
+        if failure:
+            with self._lock:
+                self.failures.append(failure)
+        return order
 
 
 def _post(base: str, path: str, body: dict[str, Any], headers: dict[str, str]) -> httpx.Response:

@@ -37,6 +37,7 @@ PUBLIC = {("GET", "/v1/organisations/{code}"), ("GET", "/v1/policies/{version}")
 #: Signed-in callers see more, but anonymous readers of a draft get 404, not 401.
 OPTIONAL_SIGN_IN = {
     ("GET", "/v1/listings/{listing_id}"),
+    ("GET", "/v1/listings/{listing_id}/policy"),
     ("GET", "/v1/listings/{listing_id}/valuations"),
 }
 BODIES: dict[tuple[str, str], Any] = {
@@ -46,9 +47,11 @@ BODIES: dict[tuple[str, str], Any] = {
         "registered_name": "Taken over",
     },
     ("POST", "/v1/orders/{order_id}/settle"): {},
+    ("POST", "/v1/orders/{order_id}/approval"): {"decision": "approve", "note": "taken over"},
     ("POST", "/v1/grants/{grant_id}/download"): {"format": "csv"},
     ("POST", "/v1/grants/{grant_id}/query"): {"sql": "SELECT count(*) FROM extract"},
     ("POST", "/v1/grants/{grant_id}/revoke"): {"reason": "taken over"},
+    ("POST", "/v1/grants/{grant_id}/terminate"): {"reason": "taken over", "refund": "none"},
 }
 #: One signed-in route per service to try forged tokens on.
 PROBES = {

@@ -1,4 +1,5 @@
-"""``vndx orders``: list orders, settle bank transfers, read statements (embedded stack)."""
+"""``vndx orders``: list orders and approval requests, settle bank transfers, read
+statements (embedded stack)."""
 
 from __future__ import annotations
 
@@ -66,6 +67,34 @@ def list_orders(
         )
     Console().print(table)
     Console().print(f"{body['total']} orders")
+
+
+@app.command()
+def approvals(
+    org: Annotated[
+        str | None, typer.Option(help="a publishing organisation; all as operator")
+    ] = None,
+    state: Annotated[str, typer.Option(help="pending, decided or all")] = "pending",
+    page: Annotated[int, typer.Option(min=1)] = 1,
+) -> None:
+    """Requests for listings whose publisher approves each order (pending: nearest deadline)."""
+    role: Role = "provider" if org else "operator"
+    params: dict[str, Any] = {"state": state, "page": page, "page_size": 50}
+    body = _call("GET", "/v1/approvals", org or OPERATOR_ORG, role, params=params).json()
+    table = Table("order", "buyer", "publisher", "purpose", "status", "decide by", "note")
+    for order in body["items"]:
+        approval = order["approval"] or {}
+        table.add_row(
+            order["id"],
+            order["buyer_org"],
+            order["publisher_org"],
+            order["purpose"] or "",
+            order["status"],
+            approval.get("decide_by") or "",
+            approval.get("note") or "",
+        )
+    Console().print(table)
+    Console().print(f"{body['total']} requests")
 
 
 @app.command()

@@ -82,3 +82,9 @@ def explain(
         f"total {_money(quote['total'])} {quote['currency']}; issued {quote['issued_at']}, "
         f"expires {quote['expires_at']}; signed by {quote['key_id']}"
     )
+    purpose = quote.get("purpose") or "not declared"
+    justification = quote.get("justification")
+    console.print(
+        f"purpose: {purpose}" + (f"; justification: {justification}" if justification else ""),
+        markup=False,
+    )

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Column, DateTime, Table, func
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from services.access.adapters.terms_orm import TERMS_TABLES
 from services.access.domain.grant import Grant, MeasuredPrivacy
 
 
@@ -67,6 +68,8 @@ class GrantRow(SQLModel, table=True):
     reason: str | None = Field(default=None, max_length=1000)
     build_attempts: int = 0
     purged_at: datetime | None = _time(nullable=True)
+    #: The paid order's trace, so the builder's events and logs continue the purchase's.
+    traceparent: str | None = Field(default=None, max_length=64)
 
 
 class DownloadUrlRow(SQLModel, table=True):
@@ -83,6 +86,7 @@ ACCESS_TABLES: list[Table] = [
     ListingVersionRow.__table__,  # type: ignore[attr-defined]
     GrantRow.__table__,  # type: ignore[attr-defined]
     DownloadUrlRow.__table__,  # type: ignore[attr-defined]
+    *TERMS_TABLES,
 ]
 
 

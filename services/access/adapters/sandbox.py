@@ -1,9 +1,11 @@
 """Run one checked query over one grant's extract in a locked-down, in-process DuckDB.
 
-The extract is copied into an in-memory table first; then file access is limited
-to the extract's own folder, external access is switched off and the
-configuration is locked, in that order (a later ``SET`` cannot undo it, and views
-over files would fail after the lock). A timer interrupts a query that runs too
+The extract is copied into an in-memory table first; then every directory is
+taken off the allowed list, external access is switched off and the configuration
+is locked, in that order (a later ``SET`` cannot undo it). From then on no file
+can be read, not even one beside the extract: should the checker in
+``sql_policy`` ever let a reader through, it still finds nothing (the fuzz test in
+``tests/reliability/test_sandbox_fuzz.py`` holds both lines). A timer interrupts a query that runs too
 long; at most ``max_rows`` rows come back. Groups and cells fed by fewer than k
 rows are suppressed as ``sql_policy`` explains.
 """
@@ -40,7 +42,8 @@ def locked_connection(parquet_path: Path) -> duckdb.DuckDBPyConnection:
         con.execute(f"CREATE TABLE {TABLE} AS SELECT * FROM read_parquet($1)", [str(parquet_path)])
         con.execute("SET autoinstall_known_extensions = false")
         con.execute("SET autoload_known_extensions = false")
-        con.execute("SET allowed_directories = $1", [[str(parquet_path.parent)]])
+        con.execute("SET allowed_directories = []")
+        con.execute("SET allowed_paths = []")
         con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")
     except BaseException:

@@ -26,6 +26,8 @@ from typing import Any
 
 import duckdb
 
+from services.access.anonymisation import duck
+
 TABLE = "extract"
 ROWS_COMPANION = "__vndx_rows"
 COMPANION_PREFIX = "__vndx_n"
@@ -98,7 +100,7 @@ def check_query(sql: str) -> CheckedQuery:
     """Accept and rewrite ``sql``, or raise ``QueryRefused``."""
     if len(sql) > MAX_SQL_CHARS:
         raise QueryRefused(f"the query is longer than {MAX_SQL_CHARS} characters")
-    scratch = duckdb.connect()
+    scratch = duck.cursor()
     try:
         try:
             statements = scratch.extract_statements(sql)

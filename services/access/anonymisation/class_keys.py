@@ -41,7 +41,9 @@ class ClassKeyEncoder:
                 key = np.searchsorted(table, key).astype(np.int64)
                 bound = len(table)
                 compactions[i] = table
-            key = key * cardinality + codes
+            # In place: a fresh array per column would cost more in page faults than maths.
+            np.multiply(key, cardinality, out=key)
+            key += codes
             bound *= cardinality
         return cls(tuple(cardinalities), compactions), key
 

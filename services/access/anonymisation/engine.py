@@ -2,14 +2,18 @@
 
 Pass 1 profiles the quasi-identifier and sensitive columns (`profile`), the
 search picks generalisation levels on those counts (`lattice`), pass 2 streams
-the file into Parquet and CSV (`writer`), and pycanon measures the written
-extract (`verification`) before the files take their final names. On any
-failure the partial files are removed and `AnonymisationFailed` is raised.
+the file into Parquet and CSV (`writer`), and an independent checker measures
+the written extract (`verification`) before the files take their final names.
+Identifiers kept as pseudonyms are hashed on a background thread meanwhile
+(`pseudonymiser`). On any failure the partial files are removed and
+`AnonymisationFailed` is raised.
 """
 
 import shutil
 import tempfile
+import threading
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,9 +25,15 @@ from services.access.anonymisation.hierarchy_tables import HierarchySource, load
 from services.access.anonymisation.ladders import Ladder, build_ladder
 from services.access.anonymisation.lattice import NodeEvaluator, NodeSummary, search_levels
 from services.access.anonymisation.profile import Profile, profile_source
+from services.access.anonymisation.pseudonymiser import PseudonymColumns, write_pseudonyms
 from services.access.anonymisation.source import SourceFormat, open_source
 from services.access.anonymisation.verification import measure_extract
-from services.access.anonymisation.writer import ClassFilter, OutputColumn, write_extract
+from services.access.anonymisation.writer import (
+    BATCH_ROWS,
+    ClassFilter,
+    OutputColumn,
+    write_extract,
+)
 from services.access.domain import (
     AdminLevel,
     AnonymisationFailed,
@@ -50,6 +60,8 @@ class ExtractResult:
     rows_in: int
     rows_out: int
     figures: PrivacyFigures
+    checked_by: tuple[str, ...] = ()
+    """Which independent checkers measured the figures (pycanon only up to a size)."""
 
 
 def build_extract(
@@ -77,9 +89,27 @@ def build_extract(
     sensitive = [r.name for r in columns if r.classification == "sensitive"]
     tables = _hierarchy_tables(quasi, hierarchies or {})
 
+    pseudonymised = [
+        r.name for r in columns if r.classification == "direct_identifier" and r.keep_as_pseudonym
+    ]
+
     out_dir.mkdir(parents=True, exist_ok=True)
     work_dir = Path(tempfile.mkdtemp(prefix=".extract-", dir=out_dir))
+    stop = threading.Event()
+    background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pseudonyms")
     try:
+        pseudonym_file = work_dir / "pseudonyms.arrow"
+        hashing: Future[int] | None = None
+        if pseudonymised:
+            hashing = background.submit(
+                write_pseudonyms,
+                dataset,
+                pseudonymised,
+                pseudonym_key,
+                pseudonym_file,
+                BATCH_ROWS,
+                stop,
+            )
         report("profile", 0.0)
         profile = profile_source(dataset, [r.name for r in quasi] + sensitive, work_dir)
         report("profile", 1.0)
@@ -93,17 +123,21 @@ def build_extract(
 
         partial_parquet, partial_csv = work_dir / PARQUET_NAME, work_dir / CSV_NAME
         report("write", 0.0)
+        pseudonyms = None
+        if hashing is not None:
+            hashing.result()
+            pseudonyms = PseudonymColumns(pseudonym_file)
         written = write_extract(
             dataset,
             _output_columns(columns, ladders, best),
             _class_filter(evaluator, best),
-            pseudonym_key,
+            pseudonyms,
             partial_parquet,
             partial_csv,
             on_rows=lambda rows: report("write", rows / max(profile.row_count, 1)),
         )
         report("verify", 0.0)
-        figures = _verified_figures(
+        figures, checked_by = _verified_figures(
             partial_parquet,
             [r.name for r in quasi],
             sensitive,
@@ -117,8 +151,12 @@ def build_extract(
         partial_parquet.replace(parquet_path)
         partial_csv.replace(csv_path)
     finally:
+        stop.set()
+        background.shutdown(wait=True)
         shutil.rmtree(work_dir, ignore_errors=True)
-    return ExtractResult(parquet_path, csv_path, written.rows_in, written.rows_out, figures)
+    return ExtractResult(
+        parquet_path, csv_path, written.rows_in, written.rows_out, figures, checked_by
+    )
 
 
 def _hierarchy_tables(
@@ -162,7 +200,9 @@ def _class_filter(evaluator: NodeEvaluator, best: NodeSummary) -> ClassFilter:
     ]
     encoder, keys = ClassKeyEncoder.learn(codes, cardinalities, evaluator.profile.groups)
     released = np.unique(keys[evaluator.kept_groups(best.levels)])
-    return ClassFilter(evaluator.ladders, best.levels, encoder, released)
+    class_filter = ClassFilter(evaluator.ladders, best.levels, encoder, released)
+    _ = class_filter.released_table  # built once here, not by racing writer threads
+    return class_filter
 
 
 def _verified_figures(
@@ -173,7 +213,7 @@ def _verified_figures(
     best: NodeSummary,
     profile: Profile,
     rows_out: int,
-) -> PrivacyFigures:
+) -> tuple[PrivacyFigures, tuple[str, ...]]:
     measured = measure_extract(parquet_path, quasi, sensitive)
     rows_in = profile.row_count
     suppression = (rows_in - measured.rows) / rows_in if rows_in else 0.0
@@ -188,7 +228,7 @@ def _verified_figures(
         problems.append(f"suppressed {suppression:.2%} > {targets.max_suppression:.2%}")
     if problems:
         raise AnonymisationFailed("verification_failed", "; ".join(problems))
-    return PrivacyFigures(
+    figures = PrivacyFigures(
         k=measured.k,
         l=measured.l,
         suppression_share=suppression,
@@ -196,3 +236,4 @@ def _verified_figures(
         information_loss=round(best.information_loss, 9),
         levels={name: level for name, level in zip(quasi, best.levels, strict=True)},
     )
+    return figures, measured.checkers

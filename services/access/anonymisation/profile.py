@@ -10,13 +10,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as pa_ds
 
+from services.access.anonymisation import duck
 from services.access.anonymisation.source import dense_type
 
 Codes = npt.NDArray[np.int64]
@@ -45,16 +45,14 @@ def profile_source(
     dataset: pa_ds.Dataset,
     columns: Sequence[str],
     spill_dir: Path,
-    memory_limit: str = "512MB",
 ) -> Profile:
-    """Group the dataset by `columns` and count rows per combination."""
-    connection = duckdb.connect()
+    """Group the dataset by `columns` and count rows per combination.
+
+    DuckDB spills to the shared instance's temporary directory (see `duck`); `spill_dir`
+    is kept for callers that place their work files next to it.
+    """
+    connection = duck.cursor()
     try:
-        spill = spill_dir.as_posix().replace("'", "''")
-        connection.execute(f"SET temp_directory = '{spill}'")
-        connection.execute(f"SET memory_limit = '{memory_limit}'")
-        connection.execute("SET preserve_insertion_order = false")
-        connection.execute("SET enable_progress_bar = false")
         connection.register("source", dataset)
         selected = ", ".join(quote_identifier(c) for c in columns)
         if columns:
@@ -74,8 +72,8 @@ def profile_source(
         wanted = dense_type(dataset.schema.field(name).type)
         if column.type != wanted:
             column = pc.cast(column, wanted)
-        distinct = pc.unique(column)
-        values[name] = distinct
-        index = pc.index_in(column, value_set=distinct, skip_nulls=False)
-        codes[name] = np.asarray(index.to_numpy(zero_copy_only=False), dtype=np.int64)
+        # One hash pass gives both the distinct values (null among them) and the codes.
+        encoded = pc.dictionary_encode(column, null_encoding="encode")
+        values[name] = encoded.dictionary
+        codes[name] = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
     return Profile(int(counts.sum()), counts, values, codes)

@@ -10,6 +10,7 @@ the base level (e.g. numeric bands of width 20 then 50) keep their raw codes.
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TypeVar
 
 import numpy as np
@@ -33,6 +34,20 @@ class ColumnSpace:
     level_codes: dict[int, Codes]
     level_loss: dict[int, Losses]
 
+    @cached_property
+    def identity_levels(self) -> frozenset[int]:
+        """Levels whose label code is the column code itself (nothing to look up)."""
+        identity = np.arange(self.size, dtype=np.int64)
+        return frozenset(
+            level
+            for level, codes in self.level_codes.items()
+            if len(codes) == self.size and np.array_equal(codes, identity)
+        )
+
+    def label_codes(self, level: int, codes: Codes) -> Codes:
+        """Each row's label code at `level`, given its code in this space."""
+        return codes if level in self.identity_levels else self.level_codes[level][codes]
+
 
 @dataclass(frozen=True)
 class ProfileView:
@@ -50,11 +65,17 @@ class ProfileView:
 
     def weighted_loss(self, column: int, level: int) -> float:
         """Sum over all rows of the column's cell loss at `level`."""
+        return self.weighted_losses(column)[level]
+
+    def weighted_losses(self, column: int) -> dict[int, float]:
+        """`weighted_loss` of every level of the column, counting the rows once."""
         space = self.spaces[column]
         rows_per_code = np.bincount(
             self.qi_codes[column], weights=self.counts, minlength=space.size
         )
-        return float((rows_per_code * space.level_loss[level]).sum())
+        return {
+            level: float((rows_per_code * loss).sum()) for level, loss in space.level_loss.items()
+        }
 
 
 def root_view(profile: Profile, ladders: Sequence[Ladder], sensitive: Sequence[str]) -> ProfileView:
@@ -104,11 +125,12 @@ def rebase(view: ProfileView, base: Levels) -> ProfileView:
     counts = np.bincount(ids, weights=view.counts, minlength=bound).astype(np.int64)
     representative = np.zeros(bound, dtype=np.int64)
     representative[ids] = np.arange(rows, dtype=np.int64)
-    present = np.flatnonzero(counts)
-    rows_kept = representative[present]
+    # One row per merged combination, taken in row order so that the gathers below
+    # walk memory forwards.
+    rows_kept = np.sort(representative[np.flatnonzero(counts)])
     return ProfileView(
         base=base,
-        counts=counts[present],
+        counts=counts[ids[rows_kept]],
         qi_codes=tuple(c[rows_kept] for c in qi_codes),
         spaces=tuple(spaces),
         sensitive_codes=tuple(c[rows_kept] for c in view.sensitive_codes),

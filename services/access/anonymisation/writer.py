@@ -2,8 +2,10 @@
 
 Each batch is reduced to the rows whose equivalence class survived the search
 (rows of a class the profile never saw are dropped: fail closed), direct
-identifiers are dropped or pseudonymised, quasi-identifiers replaced by their
-labels at the chosen levels, and the result appended to a Parquet and a CSV file.
+identifiers are dropped or replaced by their pseudonyms (computed beforehand,
+see `pseudonymiser`), quasi-identifiers replaced by their labels at the chosen
+levels, and the result appended to a Parquet and a CSV file in one pass: worker
+threads transform batches, and each finished batch is written to both files.
 """
 
 import os
@@ -11,6 +13,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
@@ -22,13 +25,15 @@ import pyarrow.csv as pa_csv
 import pyarrow.dataset as pa_ds
 import pyarrow.parquet as pq
 
-from services.access.anonymisation.class_keys import ClassKeyEncoder
+from services.access.anonymisation.class_keys import ClassKeyEncoder, mixed_radix_bound
 from services.access.anonymisation.ladders import Ladder
-from services.access.anonymisation.pseudonymiser import Pseudonymiser
+from services.access.anonymisation.pseudonymiser import PseudonymColumns
 from services.access.anonymisation.source import dense_type
+from services.access.domain import AnonymisationFailed
 
-_BATCH_ROWS = 128 * 1024
+BATCH_ROWS = 128 * 1024
 _WORKERS = min(4, os.cpu_count() or 1)
+_MAX_TABLE_KEYS = 1 << 24  # a 16 MiB lookup table beats a binary search per row
 
 
 @dataclass(frozen=True)
@@ -62,9 +67,25 @@ class ClassFilter:
         keys, known = self.encoder.encode(codes, rows)
         if len(self.released_keys) == 0:
             return np.zeros(rows, dtype=np.bool_)
+        table = self.released_table
+        if table is not None:
+            released: npt.NDArray[np.bool_] = seen & known & table[keys]
+            return released
         rank = np.minimum(np.searchsorted(self.released_keys, keys), len(self.released_keys) - 1)
-        released: npt.NDArray[np.bool_] = seen & known & (self.released_keys[rank] == keys)
+        released = seen & known & (self.released_keys[rank] == keys)
         return released
+
+    @cached_property
+    def released_table(self) -> npt.NDArray[np.bool_] | None:
+        """Released-or-not by key, when keys are small enough to index a table directly."""
+        if self.encoder.compactions:
+            return None
+        bound = mixed_radix_bound(self.encoder.cardinalities)
+        if bound > _MAX_TABLE_KEYS:
+            return None
+        table = np.zeros(bound, dtype=np.bool_)
+        table[self.released_keys] = True
+        return table
 
 
 @dataclass(frozen=True)
@@ -88,21 +109,27 @@ def write_extract(
     dataset: pa_ds.Dataset,
     columns: Sequence[OutputColumn],
     class_filter: ClassFilter,
-    grant_key: bytes,
+    pseudonyms: PseudonymColumns | None,
     parquet_path: Path,
     csv_path: Path,
     on_rows: Callable[[int], None] | None = None,
 ) -> WrittenExtract:
-    """Stream `dataset` into the extract files; returns the row counts."""
+    """Stream `dataset` into the extract files; returns the row counts.
+
+    `pseudonyms` holds, in row order, the pseudonym of every row of every column
+    whose action is ``pseudonymise``.
+    """
     schema = output_schema(dataset.schema, columns)
     qi_names = [ladder.column for ladder in class_filter.ladders]
-    needed = list(dict.fromkeys([*qi_names, *(c.name for c in columns)]))
+    copied = [c.name for c in columns if c.action != "pseudonymise"]
+    needed = list(dict.fromkeys([*qi_names, *copied]))
+    if any(c.action == "pseudonymise" for c in columns) and pseudonyms is None:
+        raise ValueError("pseudonymised columns need their pseudonyms")
     rows_in = rows_out = 0
-    wants_pseudonyms = any(c.action == "pseudonymise" for c in columns)
-    pseudonymiser = Pseudonymiser(grant_key) if wants_pseudonyms else None
 
-    def transform(batch: pa.RecordBatch) -> tuple[int, pa.RecordBatch]:
-        return batch.num_rows, _transform(batch, columns, class_filter, pseudonymiser, schema)
+    def transform(batch: pa.RecordBatch, offset: int) -> tuple[int, pa.RecordBatch]:
+        out = _transform(batch, offset, columns, class_filter, pseudonyms, schema)
+        return batch.num_rows, out
 
     # Batches are transformed on worker threads (Arrow and DuckDB release the GIL)
     # and written in their original order; a bounded queue caps memory.
@@ -110,7 +137,12 @@ def write_extract(
     try:
         with (
             ThreadPoolExecutor(max_workers=_WORKERS) as pool,
-            pq.ParquetWriter(parquet_path, schema) as parquet_writer,
+            pq.ParquetWriter(
+                parquet_path,
+                schema,
+                # Pseudonyms are all distinct: a dictionary would only be tried and dropped.
+                use_dictionary=[c.name for c in columns if c.action != "pseudonymise"],
+            ) as parquet_writer,
             pa_csv.CSVWriter(csv_path, schema) as csv_writer,
         ):
 
@@ -125,8 +157,10 @@ def write_extract(
                 if on_rows:
                     on_rows(rows_in)
 
-            for batch in dataset.to_batches(columns=needed, batch_size=_BATCH_ROWS):
-                pending.append(pool.submit(transform, batch))
+            offset = 0
+            for batch in dataset.to_batches(columns=needed, batch_size=BATCH_ROWS):
+                pending.append(pool.submit(transform, batch, offset))
+                offset += batch.num_rows
                 if len(pending) > 2 * _WORKERS:
                     write_oldest()
             while pending:
@@ -134,8 +168,10 @@ def write_extract(
     finally:
         for future in pending:
             future.cancel()
-        if pseudonymiser:
-            pseudonymiser.close()
+    if pseudonyms is not None and pseudonyms.rows != rows_in:
+        raise AnonymisationFailed(
+            "unreadable_source", f"{rows_in} rows read, {pseudonyms.rows} pseudonymised"
+        )
     return WrittenExtract(rows_in, rows_out)
 
 
@@ -147,9 +183,10 @@ def _dense(column: pa.Array) -> pa.Array:
 
 def _transform(
     batch: pa.RecordBatch,
+    offset: int,
     columns: Sequence[OutputColumn],
     class_filter: ClassFilter,
-    pseudonymiser: Pseudonymiser | None,
+    pseudonyms: PseudonymColumns | None,
     schema: pa.Schema,
 ) -> pa.RecordBatch:
     value_index: dict[str, pa.Array] = {}
@@ -168,10 +205,13 @@ def _transform(
     kept = batch.filter(released)
     arrays = []
     for column in columns:
+        if column.action == "pseudonymise":
+            assert pseudonyms is not None
+            pseudonym = pseudonyms.slice(column.name, offset, batch.num_rows)
+            arrays.append(pseudonym.filter(released))
+            continue
         source = _dense(kept.column(column.name))
-        if column.action == "pseudonymise" and pseudonymiser:
-            arrays.append(pseudonymiser(source))
-        elif column.action == "generalise" and column.ladder is not None and column.level > 0:
+        if column.action == "generalise" and column.ladder is not None and column.level > 0:
             positions = pc.filter(value_index[column.name], released)
             arrays.append(pc.take(column.ladder.labels[column.level], positions))
         else:

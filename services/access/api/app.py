@@ -11,8 +11,9 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.access import handlers
-from services.access.adapters.extracts import ExtractStore
+from services.access.adapters.extracts import ExtractStore, public_url_signer
 from services.access.adapters.orm import ACCESS_TABLES
+from services.access.api.agreement_routes import router as agreement_router
 from services.access.api.routes import router
 from services.access.consumers import consumer_specs
 from services.common.api import install_error_handlers, install_health
@@ -40,11 +41,15 @@ async def _every(interval_s: float, name: str, jobs: list[Callable[[], object]])
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings(service_name="access")
-    runtime = ServiceRuntime(settings, ACCESS_TABLES, consumer_specs(), migrations=MIGRATIONS)
+    runtime = ServiceRuntime(
+        settings, ACCESS_TABLES, consumer_specs(settings.iri_base), migrations=MIGRATIONS
+    )
     store = ObjectStore.from_settings(settings)
     ctx = handlers.AccessContext(
         engine=runtime.engine,
-        extracts=ExtractStore(store, settings.data_dir / "access-work"),
+        extracts=ExtractStore(
+            store, settings.data_dir / "access-work", signer=public_url_signer(settings)
+        ),
         settings=settings,
         wake_relay=runtime.relay.wake,
     )
@@ -101,4 +106,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     install_health(app, runtime.readiness_checks(store))
     app.include_router(router)
+    app.include_router(agreement_router)
     return app

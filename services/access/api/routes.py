@@ -8,7 +8,7 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from services.access import handlers
+from services.access import agreements, handlers
 from services.access.api.schemas import (
     DownloadIn,
     DownloadOut,
@@ -69,8 +69,12 @@ async def my_grants(
     found, total = await _run(
         handlers.list_grants, _ctx(request), _caller(principal), (page - 1) * page_size, page_size
     )
+    facts = await asyncio.to_thread(agreements.facts_of, _ctx(request), [g.id for g in found])
     return GrantPage(
-        items=[GrantOut.of(g) for g in found], page=page, page_size=page_size, total=total
+        items=[GrantOut.of(g).with_terms(facts.get(g.id)) for g in found],
+        page=page,
+        page_size=page_size,
+        total=total,
     )
 
 
@@ -78,7 +82,8 @@ async def my_grants(
 async def get_grant(grant_id: str, principal: Anyone, request: Request) -> GrantOut:
     """One grant with its status, expiry and measured privacy figures."""
     grant = await _run(handlers.get_grant, _ctx(request), _caller(principal), grant_id)
-    return GrantOut.of(grant)
+    facts = await asyncio.to_thread(agreements.facts_of, _ctx(request), [grant.id])
+    return GrantOut.of(grant).with_terms(facts.get(grant.id))
 
 
 @router.post("/grants/{grant_id}/download", response_model=DownloadOut)
@@ -104,7 +109,7 @@ async def query(grant_id: str, body: QueryIn, principal: Anyone, request: Reques
         suppressed_cells=result.suppressed_cells,
         suppressed_groups=result.suppressed_groups,
         truncated=result.truncated,
-        k=ctx.settings.grant_default_k,
+        k=await asyncio.to_thread(handlers.sandbox_threshold, ctx, grant_id),
     )
 
 

@@ -36,6 +36,14 @@ class GrantOut(BaseModel):
     privacy: PrivacyOut | None
     rows: int | None
     reason: str | None
+    #: The purpose the buyer declared and the SHA-256 of the grant's ODRL agreement.
+    purpose: str | None = None
+    agreement_sha256: str | None = None
+
+    def with_terms(self, terms: tuple[str | None, str | None] | None) -> GrantOut:
+        if terms is None:
+            return self
+        return self.model_copy(update={"purpose": terms[0], "agreement_sha256": terms[1]})
 
     @classmethod
     def of(cls, grant: Grant) -> GrantOut:

@@ -1,7 +1,8 @@
 """The grant aggregate: a buyer's time-limited access to one listing version's extract.
 
-States: ``pending`` (paid, extract being built) -> ``issued`` -> ``expired`` or
-``revoked``; ``pending`` -> ``failed`` when the privacy targets cannot be met.
+States: ``pending`` (paid, extract being built) -> ``issued`` -> ``expired``,
+``revoked`` or ``terminated`` (ended early under the agreement, with a refund
+decision); ``pending`` -> ``failed`` when the privacy targets cannot be met.
 Pure rules, no I/O.
 """
 
@@ -11,10 +12,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
-GrantStatus = Literal["pending", "issued", "failed", "revoked", "expired"]
+GrantStatus = Literal["pending", "issued", "failed", "revoked", "expired", "terminated"]
 GrantProduct = Literal["download", "sandbox"]
-CLOSED: frozenset[GrantStatus] = frozenset({"revoked", "expired"})
+CLOSED: frozenset[GrantStatus] = frozenset({"revoked", "expired", "terminated"})
 MAX_URL_LIFETIME = timedelta(minutes=15)
+_ENDED = {"revoked": "been revoked", "terminated": "been terminated"}
 
 
 class GrantError(Exception):
@@ -96,6 +98,27 @@ class Grant:
         self.status = "revoked"
         self.reason = reason
 
+    def terminate(self, reason: str, now: datetime) -> tuple[int, int]:
+        """End the grant early; return (remaining, period) seconds of its paid period.
+
+        A grant not yet issued has its whole period left.
+        """
+        if self.status in CLOSED or self.is_due(now):
+            raise GrantGone(f"grant has already ended ({self._ended(now)})")
+        if self.status == "failed":
+            raise GrantError("grant failed and was refunded; there is nothing to terminate")
+        period = timedelta(days=self.duration_days)
+        remaining = period
+        if self.issued_at is not None and self.expires_at is not None:
+            period = self.expires_at - self.issued_at
+            remaining = max(self.expires_at - now, timedelta(0))
+        self.status = "terminated"
+        self.reason = reason
+        return int(remaining.total_seconds()), int(period.total_seconds())
+
+    def _ended(self, now: datetime) -> str:
+        return "expired" if self.status == "issued" and self.is_due(now) else self.status
+
     def is_due(self, now: datetime) -> bool:
         return self.status == "issued" and self.expires_at is not None and self.expires_at <= now
 
@@ -114,9 +137,7 @@ class Grant:
     def check_usable(self, now: datetime, product: GrantProduct | None = None) -> None:
         """Raise unless the buyer may use the extract now (for ``product``, if given)."""
         if self.status in CLOSED or (self.status == "issued" and self.is_due(now)):
-            raise GrantGone(
-                f"grant has {'been revoked' if self.status == 'revoked' else 'expired'}"
-            )
+            raise GrantGone(f"grant has {_ENDED.get(self.status, 'expired')}")
         if self.status != "issued":
             raise GrantNotReady(
                 "grant failed: " + (self.reason or "no extract")

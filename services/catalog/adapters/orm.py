@@ -10,6 +10,10 @@ from sqlmodel import Field, Session, SQLModel, col, select
 
 from services.catalog.domain.model import Listing
 from services.catalog.domain.search_text import fold
+from services.contracts.catalog import ALL_PURPOSES
+
+#: The stored form of the default ``allowed_purposes`` (every purpose, controlled order).
+ALL_PURPOSES_JSON = json.dumps(list(ALL_PURPOSES))
 
 
 def _utcnow() -> datetime:
@@ -43,6 +47,10 @@ class ListingRow(SQLModel, table=True):
     theme: str = Field(index=True, max_length=40)
     provinces: str = Field(default="[]")
     products: str = Field(default="[]")
+    # Usage terms search filters on (the document holds them too); added by
+    # ``migrations.upgrade`` to tables created before them, with these defaults.
+    allowed_purposes: str = Field(default=ALL_PURPOSES_JSON)
+    approval: str = Field(default="automatic", max_length=16)
     search_title: str = ""
     search_body: str = ""
     document: str
@@ -61,6 +69,8 @@ def to_row(listing: Listing, row: ListingRow | None = None) -> ListingRow:
     row.theme = meta.theme
     row.provinces = json.dumps(meta.provinces)
     row.products = json.dumps(list(meta.products))
+    row.allowed_purposes = json.dumps(list(meta.allowed_purposes))
+    row.approval = meta.approval
     row.search_title = fold(f"{meta.title_vi} {meta.title_en}")
     row.search_body = fold(
         " ".join([meta.description_vi, meta.description_en, " ".join(meta.keywords)])
@@ -105,6 +115,13 @@ class ListingRepository:
             .order_by(ListingRow.updated_at.desc())  # type: ignore[attr-defined]
             .offset(offset)
             .limit(limit)
+        )
+        return [from_row(row) for row in self.session.exec(statement).all()]
+
+    def all_current(self) -> list[Listing]:
+        """Drafts and published listings (not retired), oldest change first."""
+        statement = (
+            select(ListingRow).where(ListingRow.status != "retired").order_by(ListingRow.updated_at)  # type: ignore[arg-type]
         )
         return [from_row(row) for row in self.session.exec(statement).all()]
 

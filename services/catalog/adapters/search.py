@@ -29,6 +29,8 @@ class SearchFilters:
     publisher: str | None = None
     province: str | None = None
     product: str | None = None
+    purpose: str | None = None
+    approval: str | None = None
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,12 @@ def _filters_sql(filters: SearchFilters, params: dict[str, object]) -> str:
     if filters.product:
         clauses.append("l.products LIKE :product")
         params["product"] = f"%{json.dumps(filters.product)}%"
+    if filters.purpose:
+        clauses.append("l.allowed_purposes LIKE :purpose")
+        params["purpose"] = f"%{json.dumps(filters.purpose)}%"
+    if filters.approval:
+        clauses.append("l.approval = :approval")
+        params["approval"] = filters.approval
     return " AND ".join(clauses)
 
 

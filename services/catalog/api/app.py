@@ -53,7 +53,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.runtime = runtime
     app.state.catalog = CatalogContext(
-        engine=runtime.engine, store=store, wake_relay=runtime.relay.wake
+        engine=runtime.engine,
+        store=store,
+        wake_relay=runtime.relay.wake,
+        inspection_threshold=settings.inspection_threshold,
+        inspection_sample_rows=settings.inspection_sample_rows,
     )
     install_error_handlers(app)
 

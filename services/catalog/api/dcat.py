@@ -6,7 +6,7 @@ from typing import Any
 
 from services.catalog.domain.model import Listing
 from services.catalog.domain.reference import PROVINCES, THEMES
-from services.common.usage_policy import listing_iri, version_iri
+from services.common.usage_policy import listing_iri, purpose_iri, version_iri
 
 CONTEXT = {
     "dcat": "http://www.w3.org/ns/dcat#",
@@ -14,12 +14,14 @@ CONTEXT = {
     "foaf": "http://xmlns.com/foaf/0.1/",
     "xsd": "http://www.w3.org/2001/XMLSchema#",
     "vndx": "https://vndx.gov.vn/ns#",
+    "odrl": "http://www.w3.org/ns/odrl/2/",
 }
 
 
 def dataset(listing: Listing, base_url: str) -> dict[str, Any]:
     meta = listing.metadata
     iri = listing_iri(base_url, listing.id)
+    released = listing.released_version()
     item: dict[str, Any] = {
         "@id": iri,
         "@type": "dcat:Dataset",
@@ -56,9 +58,22 @@ def dataset(listing: Listing, base_url: str) -> dict[str, Any]:
                 "vndx:qualityScore": v.quality_score,
                 "dcat:accessURL": {"@id": iri},
                 "vndx:products": list(meta.products),
+                # Offers are made for the released version only (its policy's uid).
+                **(
+                    {
+                        "odrl:hasPolicy": {
+                            "@id": f"{version_iri(base_url, listing.id, v.version)}/policy"
+                        }
+                    }
+                    if v is released
+                    else {}
+                ),
             }
+            # A version not yet released (findings, pending review) is not offered.
             for v in listing.versions
+            if released is not None and v.version <= released.version
         ],
+        **usage_terms(listing, iri),
     }
     if meta.temporal:
         item["dct:temporal"] = {
@@ -67,6 +82,22 @@ def dataset(listing: Listing, base_url: str) -> dict[str, Any]:
             **({"dcat:endDate": meta.temporal.end.isoformat()} if meta.temporal.end else {}),
         }
     return item
+
+
+def usage_terms(listing: Listing, iri: str) -> dict[str, Any]:
+    """The listing's usage terms; the full ODRL offer is served at ``vndx:policyDocument``."""
+    meta = listing.metadata
+    terms: dict[str, Any] = {
+        "vndx:policyDocument": {"@id": f"{iri}/policy"},
+        "vndx:allowedPurpose": [{"@id": purpose_iri(p)} for p in meta.allowed_purposes],
+        "vndx:approval": meta.approval,
+        "vndx:buyerMayTerminate": meta.buyer_may_terminate,
+    }
+    if meta.min_k is not None:
+        terms["vndx:minK"] = meta.min_k
+    if meta.min_group_size is not None:
+        terms["vndx:minGroupSize"] = meta.min_group_size
+    return terms
 
 
 def catalog_document(listings: list[Listing], base_url: str) -> dict[str, Any]:

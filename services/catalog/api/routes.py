@@ -6,6 +6,7 @@ import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from services.catalog import handlers, organisations
@@ -17,6 +18,7 @@ from services.catalog.api.schemas import (
     ListingPage,
     ListingUpdateIn,
     OrganisationOut,
+    PendingReview,
     ReviewIn,
     VerificationIn,
     Vocabulary,
@@ -32,11 +34,14 @@ from services.catalog.domain.model import FindingFacts, InspectionFacts, Listing
 from services.common.api import ApiError, not_found, optional_principal, require_roles
 from services.common.auth import Principal
 from services.common.settings import Settings
+from services.common.usage_policy import policy_sha256
+from services.contracts.catalog import ApprovalMode, Purpose
 
 router = APIRouter(prefix="/v1")
 
 Provider = Annotated[Principal, Depends(require_roles("provider", "operator"))]
 Viewer = Annotated[Principal | None, Depends(optional_principal)]
+POLICY_MEDIA_TYPE = "application/ld+json"
 
 
 def _ctx(request: Request) -> handlers.CatalogContext:
@@ -98,12 +103,23 @@ async def search_listings(
     publisher: Annotated[str | None, Query(max_length=64)] = None,
     province: Annotated[str | None, Query(max_length=40)] = None,
     product: Annotated[str | None, Query(pattern="^(download|sandbox)$")] = None,
+    purpose: Purpose | None = None,
+    approval: ApprovalMode | None = None,
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> ListingPage:
-    """Search published listings: accent-insensitive full text, filters, ranked, paged."""
+    """Search published listings: accent-insensitive full text, filters, ranked, paged.
+
+    ``purpose`` keeps listings that allow it; ``approval`` those decided that way.
+    """
     filters = SearchFilters(
-        q=q, theme=theme, publisher=publisher, province=province, product=product
+        q=q,
+        theme=theme,
+        publisher=publisher,
+        province=province,
+        product=product,
+        purpose=purpose,
+        approval=approval,
     )
     found, total = await _run(
         handlers.search_listings, _ctx(request), filters, (page - 1) * page_size, page_size
@@ -133,6 +149,25 @@ async def my_listings(
 async def get_listing(listing_id: str, principal: Viewer, request: Request) -> ListingOut:
     """A listing's public view; drafts only for their own organisation."""
     return ListingOut.of(await _run(handlers.visible_listing, _ctx(request), principal, listing_id))
+
+
+@router.get(
+    "/listings/{listing_id}/policy",
+    tags=["listings"],
+    response_class=JSONResponse,
+    responses={200: {"content": {POLICY_MEDIA_TYPE: {}}, "description": "the odrl:Offer"}},
+)
+async def get_policy(listing_id: str, principal: Viewer, request: Request) -> JSONResponse:
+    """The listing's usage policy: an ODRL 2.2 ``Offer`` as JSON-LD.
+
+    A buyer accepts it by sending ``accept_policy``, the lowercase hex SHA-256 of this
+    document canonicalised by RFC 8785, with the order; the same hash is the ``ETag``.
+    """
+    document = await _run(
+        handlers.listing_policy, _ctx(request), principal, listing_id, _settings(request).iri_base
+    )
+    digest = policy_sha256(document)
+    return JSONResponse(document, media_type=POLICY_MEDIA_TYPE, headers={"ETag": f'"{digest}"'})
 
 
 @router.put("/listings/{listing_id}", response_model=ListingOut, tags=["listings"])
@@ -223,6 +258,15 @@ async def get_inspection(
     return result
 
 
+@router.get("/reviews", response_model=list[PendingReview], tags=["inspection"])
+async def pending_reviews(
+    _: Annotated[Principal, Depends(require_roles("operator"))], request: Request
+) -> list[PendingReview]:
+    """The operators' queue: latest versions with sensitive columns awaiting a decision."""
+    listings = await _run(handlers.pending_reviews, _ctx(request))
+    return [PendingReview.of(listing) for listing in listings]
+
+
 @router.post("/listings/{listing_id}/review", response_model=ListingOut, tags=["inspection"])
 async def review_listing(
     listing_id: str,
@@ -278,5 +322,5 @@ async def export_catalog(request: Request) -> dict[str, Any]:
 
 @router.get("/vocabulary", response_model=Vocabulary, tags=["catalog"])
 async def vocabulary() -> Vocabulary:
-    """Themes and provinces accepted in listings."""
+    """Themes, provinces and purposes accepted in listings."""
     return Vocabulary.current()

@@ -9,11 +9,13 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from services.catalog.domain.model import (
     Column,
     ColumnStats,
+    InspectionFacts,
     Listing,
     ListingMetadata,
     TemporalCoverage,
 )
-from services.catalog.domain.reference import PROVINCES, THEMES
+from services.catalog.domain.reference import PROVINCES, PURPOSES, THEMES
+from services.contracts.catalog import ApprovalMode, Purpose
 
 
 class ListingIn(ListingMetadata):
@@ -61,6 +63,36 @@ class ReviewIn(BaseModel):
     note: str = Field(default="", max_length=2_000)
 
 
+class PendingReview(BaseModel):
+    """A listing version an operator must decide on, with what the inspection found."""
+
+    listing_id: str
+    org: str
+    title_vi: str
+    title_en: str
+    status: str
+    version: int
+    sensitive_columns: list[str]
+    inspection: InspectionFacts | None
+
+    @classmethod
+    def of(cls, listing: Listing) -> PendingReview:
+        latest = listing.latest_version
+        assert latest is not None
+        return cls(
+            listing_id=listing.id,
+            org=listing.org,
+            title_vi=listing.metadata.title_vi,
+            title_en=listing.metadata.title_en,
+            status=listing.status,
+            version=latest.version,
+            sensitive_columns=[
+                c.name for c in listing.schema_.columns if c.classification == "sensitive"
+            ],
+            inspection=latest.inspection,
+        )
+
+
 class VersionOut(BaseModel):
     """A version's measured facts (never where the raw file lives)."""
 
@@ -97,9 +129,16 @@ class ListingOut(BaseModel):
     licence: str
     products: list[str]
     list_price: int | None
+    allowed_purposes: list[Purpose]
+    approval: ApprovalMode
+    min_k: int | None
+    min_group_size: int | None
+    buyer_may_terminate: bool
     columns: list[Column]
     versions: list[VersionOut]
     latest_version: int | None
+    #: The version buyers get: the newest one inspected clean and, if needed, approved.
+    released_version: int | None
     row_count: int | None
     quality_score: float | None
     review_status: str
@@ -112,6 +151,7 @@ class ListingOut(BaseModel):
         meta = listing.metadata
         vi, en = THEMES[meta.theme]
         latest = listing.latest_version
+        released = listing.released_version()
         return cls(
             id=listing.id,
             org=listing.org,
@@ -129,6 +169,11 @@ class ListingOut(BaseModel):
             licence=meta.licence,
             products=list(meta.products),
             list_price=meta.list_price,
+            allowed_purposes=list(meta.allowed_purposes),
+            approval=meta.approval,
+            min_k=meta.min_k,
+            min_group_size=meta.min_group_size,
+            buyer_may_terminate=meta.buyer_may_terminate,
             columns=list(listing.schema_.columns),
             versions=[
                 VersionOut.model_validate(
@@ -142,6 +187,7 @@ class ListingOut(BaseModel):
                 for v in listing.versions
             ],
             latest_version=latest.version if latest else None,
+            released_version=released.version if released else None,
             row_count=latest.row_count if latest else None,
             quality_score=latest.quality_score if latest else None,
             review_status=listing.review_status(),
@@ -161,12 +207,14 @@ class ListingPage(BaseModel):
 class Vocabulary(BaseModel):
     themes: dict[str, dict[str, str]]
     provinces: dict[str, str]
+    purposes: dict[str, dict[str, str]]
 
     @classmethod
     def current(cls) -> Vocabulary:
         return cls(
             themes={code: {"vi": vi, "en": en} for code, (vi, en) in THEMES.items()},
             provinces=dict(PROVINCES),
+            purposes={code: {"vi": vi, "en": en} for code, (vi, en) in PURPOSES.items()},
         )
 
 

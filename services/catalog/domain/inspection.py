@@ -11,13 +11,22 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from services.catalog.domain.vn_identifiers import KIND_PRECEDENCE, PiiKind, mask, matching_kinds
+from services.catalog.domain.vn_identifiers import (
+    CMND_PREFIXES,
+    KIND_PRECEDENCE,
+    PiiKind,
+    mask,
+    matching_kinds,
+)
 
 DIRECT_IDENTIFIER = "direct_identifier"
 DEFAULT_THRESHOLD = 0.2
 MAX_EXAMPLES = 3
 # Distinct values kept per kind to draw examples from; masks often coincide.
 _EXAMPLE_CANDIDATES = 50
+# Share of a column's 9-digit values outside the CMND prefixes (01-38) beyond which, with no
+# value zero-padded, the column reads as amounts or counts rather than identity numbers.
+_NUMBERS_NOT_CMND_SHARE = 0.2
 
 
 @dataclass(frozen=True)
@@ -88,11 +97,14 @@ def scan_column(
     non_empty = counts.total()
     if non_empty == 0:
         return []
+    not_cmnd = _reads_as_quantities(counts)
     # Values are tallied by the set of kinds they fit: few sets, many values.
     tally: dict[frozenset[PiiKind], int] = {}
     candidates: dict[frozenset[PiiKind], list[tuple[int, str]]] = {}
     for position, (value, count) in enumerate(counts.items()):
         kinds = matching_kinds(value)
+        if not_cmnd and PiiKind.CMND in kinds:
+            kinds = kinds - {PiiKind.CMND}
         if kinds:
             tally[kinds] = tally.get(kinds, 0) + count
             seen = candidates.setdefault(kinds, [])
@@ -124,6 +136,30 @@ def scan_column(
         for kind in preference
         if matched[kind] / non_empty > threshold
     ]
+
+
+def _reads_as_quantities(counts: Counter[str]) -> bool:
+    """Whether a column's 9-digit values are magnitudes (đồng, people) rather than CMNDs.
+
+    A CMND's first two digits are its issuing province, 01 to 38, and written as text the
+    numbers of Hà Nội (01) and Hồ Chí Minh City (02) keep their leading zero. A column of
+    amounts never has a leading zero, and its hundreds of millions spread over every leading
+    pair 10-99: when no 9-digit value starts with 0 and many fall outside 01-38, the ones
+    inside are chance, not identity numbers.
+    """
+    nine_digit = zero_padded = outside_prefixes = 0
+    for value, count in counts.items():
+        if len(value) == 9 and value.isascii() and value.isdigit():
+            nine_digit += count
+            if value[0] == "0":
+                zero_padded += count
+            elif value[:2] not in CMND_PREFIXES:
+                outside_prefixes += count
+    return (
+        nine_digit > 0
+        and zero_padded == 0
+        and outside_prefixes > _NUMBERS_NOT_CMND_SHARE * nine_digit
+    )
 
 
 def _non_empty_counts(values: Iterable[str | None]) -> Counter[str]:

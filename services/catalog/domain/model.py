@@ -28,6 +28,7 @@ from services.catalog.domain.reference import (
     THEMES,
     UPDATE_FREQUENCIES,
 )
+from services.contracts.catalog import ALL_PURPOSES, ApprovalMode, Purpose
 
 Status = Literal["draft", "published", "retired"]
 Classification = Literal["direct_identifier", "quasi_identifier", "sensitive", "attribute"]
@@ -148,6 +149,15 @@ def _default_products() -> list[Product]:
     return ["download"]
 
 
+def _all_purposes() -> list[Purpose]:
+    return list(ALL_PURPOSES)
+
+
+#: Upper bounds that keep a listing usable: beyond them no extract or aggregate survives.
+MAX_MIN_K = 1_000
+MAX_MIN_GROUP_SIZE = 100_000
+
+
 class ListingMetadata(_Frozen):
     """DCAT-style description of a dataset, in Vietnamese and English."""
 
@@ -164,6 +174,12 @@ class ListingMetadata(_Frozen):
     products: list[Product] = Field(default_factory=_default_products, min_length=1)
     list_price: int | None = Field(default=None, ge=0, le=10_000_000_000_000)
     contact_email: Annotated[str, StringConstraints(max_length=200)] | None = None
+    # Usage terms: what the listing's ODRL offer permits and how an order is decided.
+    allowed_purposes: list[Purpose] = Field(default_factory=_all_purposes, min_length=1)
+    approval: ApprovalMode = "automatic"
+    min_k: int | None = Field(default=None, ge=2, le=MAX_MIN_K)
+    min_group_size: int | None = Field(default=None, ge=2, le=MAX_MIN_GROUP_SIZE)
+    buyer_may_terminate: bool = True
 
     @field_validator("theme")
     @classmethod
@@ -197,6 +213,14 @@ class ListingMetadata(_Frozen):
         if value not in LICENCES:
             raise ValueError(f"unknown licence {value!r}; one of: {', '.join(LICENCES)}")
         return value
+
+    @field_validator("allowed_purposes")
+    @classmethod
+    def _distinct_purposes(cls, purposes: list[Purpose]) -> list[Purpose]:
+        if len(set(purposes)) != len(purposes):
+            raise ValueError("a purpose is listed twice")
+        # One order for one set, so that equal terms always give the same policy document.
+        return [p for p in ALL_PURPOSES if p in purposes]
 
     @field_validator("products")
     @classmethod
@@ -311,13 +335,31 @@ class Listing(BaseModel):
         self.versions.append(facts)
         self._touch()
 
-    def blocking_findings(self) -> list[FindingFacts]:
-        """Findings of the latest version on columns not declared direct identifiers."""
-        latest = self.latest_version
-        if latest is None or latest.inspection is None:
+    def blocking_findings(self, version: VersionFacts | None = None) -> list[FindingFacts]:
+        """Findings of a version (the latest by default) on columns not declared direct identifiers."""
+        version = version or self.latest_version
+        if version is None or version.inspection is None:
             return []
         direct = {c.name for c in self.schema_.columns if c.classification == "direct_identifier"}
-        return [f for f in latest.inspection.findings if f.column not in direct]
+        return [f for f in version.inspection.findings if f.column not in direct]
+
+    def _approved(self, version: VersionFacts) -> bool:
+        decisions = [r for r in self.reviews if r.version == version.version]
+        return bool(decisions) and decisions[-1].decision == "approve"
+
+    def released_version(self) -> VersionFacts | None:
+        """The newest version buyers may get: inspected clean and, if needed, approved.
+
+        A version uploaded to a published listing stays unreleased, and buyers keep the
+        previous one, until its findings are resolved and its operator review is approved.
+        """
+        for version in reversed(self.versions):
+            if self.blocking_findings(version):
+                continue
+            if self.needs_review() and not self._approved(version):
+                continue
+            return version
+        return None
 
     def needs_review(self) -> bool:
         """Listings with sensitive columns need an operator's approval per version."""

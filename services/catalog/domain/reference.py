@@ -98,3 +98,14 @@ LICENCES: Final[tuple[str, ...]] = (
     "cc-by-4.0",
     "odc-by-1.0",
 )
+
+#: The purposes a listing may allow (the contract's ``Purpose``), with their labels.
+PURPOSES: Final[dict[str, tuple[str, str]]] = {
+    "research": ("Nghiên cứu khoa học", "Research"),
+    "statistics": ("Thống kê", "Statistics"),
+    "public_service": ("Dịch vụ công", "Public service"),
+    "product_development": ("Phát triển sản phẩm", "Product development"),
+    "commercial_analytics": ("Phân tích thương mại", "Commercial analytics"),
+    "journalism": ("Báo chí", "Journalism"),
+    "education": ("Giáo dục", "Education"),
+}

@@ -463,5 +463,8 @@ def mask(value: str, kind: PiiKind | str) -> str:
             masked = _mask_name(s)
         case _:
             masked = s[:1] + "***"
-    # Malformed input to a kind's masker could leave the value whole: show nothing then.
-    return "***" if s and s in masked else masked
+    # Malformed input to a kind's masker could leave the value whole: show nothing then
+    # (and no value is a part of both placeholders).
+    if s and s in masked:
+        return "***" if s not in "***" else "###"
+    return masked

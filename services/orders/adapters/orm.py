@@ -10,6 +10,7 @@ from sqlalchemy import Table, bindparam, func
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from services.common.outbox import OutboxRow
+from services.contracts.catalog import ListingSnapshot
 from services.contracts.envelope import Envelope, EventPayload
 from services.orders.domain.model import Order, OrderStatus
 from services.orders.domain.quote_terms import QuoteTerms
@@ -41,14 +42,23 @@ class OrderRow(SQLModel, table=True):
     payment_key: str = Field(max_length=100)
     payment_ref: str | None = Field(default=None, index=True, max_length=100)
     client_secret: str | None = Field(default=None, max_length=200)
+    checkout_url: str | None = Field(default=None, max_length=2000)
     placed_at: datetime = Field(index=True)
     payment_deadline: datetime
     paid_at: datetime | None = None
     closed_at: datetime | None = None
     reason: str | None = Field(default=None, max_length=500)
     grant_id: str | None = Field(default=None, max_length=64)
+    renews_grant_id: str | None = Field(default=None, max_length=64)
     refund_ref: str | None = Field(default=None, max_length=100)
     refunded_at: datetime | None = None
+    refund_amount: int | None = None
+    policy_sha256: str | None = Field(default=None, max_length=64)
+    approval: str = Field(default="automatic", max_length=10)
+    decide_by: datetime | None = Field(default=None, index=True)
+    decided_at: datetime | None = None
+    decided_by: str | None = Field(default=None, max_length=64)
+    decision_note: str | None = Field(default=None, max_length=2000)
     terms: str
     quote_document: str
     updated_at: datetime = Field(default_factory=_utcnow)
@@ -66,13 +76,18 @@ class IdempotencyRow(SQLModel, table=True):
     created_at: datetime = Field(default_factory=_utcnow)
 
 
-class ListingOwnerRow(SQLModel, table=True):
-    """Which organisation publishes a listing, learnt from ``catalog.listings``."""
+class ListingRow(SQLModel, table=True):
+    """A listing's latest public snapshot, learnt from ``catalog.listings``.
 
-    __tablename__ = "listing_owners"
+    Orders needs who publishes it, whether the publisher approves each order, and the
+    facts its usage policy (ODRL offer) is rebuilt from to check what the buyer accepted.
+    """
+
+    __tablename__ = "listings"
 
     listing_id: str = Field(primary_key=True, max_length=64)
     org: str = Field(max_length=64)
+    snapshot: str
     updated_at: datetime = Field(default_factory=_utcnow)
 
 
@@ -117,7 +132,7 @@ class LedgerRow(SQLModel, table=True):
 ORDERS_TABLES: list[Table] = [
     OrderRow.__table__,  # type: ignore[attr-defined]
     IdempotencyRow.__table__,  # type: ignore[attr-defined]
-    ListingOwnerRow.__table__,  # type: ignore[attr-defined]
+    ListingRow.__table__,  # type: ignore[attr-defined]
     InvoiceRow.__table__,  # type: ignore[attr-defined]
     StripeEventRow.__table__,  # type: ignore[attr-defined]
     LedgerRow.__table__,  # type: ignore[attr-defined]
@@ -130,12 +145,19 @@ def _changing(order: Order) -> dict[str, Any]:
         "status": order.status.value,
         "payment_ref": order.payment_ref,
         "client_secret": order.client_secret,
+        "checkout_url": order.checkout_url,
         "paid_at": order.paid_at,
         "closed_at": order.closed_at,
         "reason": order.reason,
         "grant_id": order.grant_id,
         "refund_ref": order.refund_ref,
         "refunded_at": order.refunded_at,
+        "refund_amount": order.refund_amount,
+        "payment_deadline": order.payment_deadline,
+        "decide_by": order.decide_by,
+        "decided_at": order.decided_at,
+        "decided_by": order.decided_by,
+        "decision_note": order.decision_note,
         "updated_at": _utcnow(),
     }
 
@@ -152,7 +174,9 @@ def new_order_values(order: Order, quote_document: str) -> dict[str, Any]:
         "total": order.total,
         "payment_key": order.payment_key,
         "placed_at": order.placed_at,
-        "payment_deadline": order.payment_deadline,
+        "policy_sha256": order.policy_sha256,
+        "renews_grant_id": order.renews_grant_id,
+        "approval": order.approval,
         "terms": order.terms.model_dump_json(),
         "quote_document": quote_document,
         **_changing(order),
@@ -179,12 +203,21 @@ def from_row(row: OrderRow) -> Order:
         payment_key=row.payment_key,
         payment_ref=row.payment_ref,
         client_secret=row.client_secret,
+        checkout_url=row.checkout_url,
         paid_at=_aware(row.paid_at),
         closed_at=_aware(row.closed_at),
         reason=row.reason,
         grant_id=row.grant_id,
+        renews_grant_id=row.renews_grant_id,
         refund_ref=row.refund_ref,
         refunded_at=_aware(row.refunded_at),
+        refund_amount=row.refund_amount,
+        policy_sha256=row.policy_sha256,
+        approval="provider" if row.approval == "provider" else "automatic",
+        decide_by=_aware(row.decide_by),
+        decided_at=_aware(row.decided_at),
+        decided_by=row.decided_by,
+        decision_note=row.decision_note,
     )
 
 
@@ -227,6 +260,47 @@ class OrderRepository:
         total = int(self.session.exec(counting).one())
         return [from_row(row) for row in rows], total
 
+    def approvals_page(
+        self, publisher_org: str | None, pending: bool | None, offset: int, limit: int
+    ) -> tuple[list[Order], int]:
+        """Orders of listings needing the publisher's approval: pending ones by deadline,
+        the others (decided, or cancelled before a decision) newest first."""
+        conditions: list[Any] = [OrderRow.approval == "provider"]
+        if publisher_org is not None:
+            conditions.append(OrderRow.publisher_org == publisher_org)
+        waiting = OrderRow.status == OrderStatus.AWAITING_APPROVAL.value
+        if pending is True:
+            conditions.append(waiting)
+        elif pending is False:
+            conditions.append(OrderRow.status != OrderStatus.AWAITING_APPROVAL.value)
+        statement = select(OrderRow).where(*conditions)
+        if pending:
+            statement = statement.order_by(col(OrderRow.decide_by), col(OrderRow.id))
+        else:
+            statement = statement.order_by(col(OrderRow.placed_at).desc(), col(OrderRow.id))
+        rows = self.session.exec(statement.offset(offset).limit(limit)).all()
+        counting = select(func.count()).select_from(OrderRow).where(*conditions)
+        total = int(self.session.exec(counting).one())
+        return [from_row(row) for row in rows], total
+
+    def without_payment(self) -> list[str]:
+        """Orders to be paid online whose payment was never opened (a crash, an outage)."""
+        statement = select(OrderRow.id).where(
+            col(OrderRow.status).in_(
+                [OrderStatus.PLACED.value, OrderStatus.AWAITING_PAYMENT.value]
+            ),
+            col(OrderRow.payment_ref).is_(None),
+        )
+        return list(self.session.exec(statement).all())
+
+    def undecided_past(self, now: datetime) -> list[str]:
+        """Requests still awaiting approval whose deadline has passed."""
+        statement = select(OrderRow.id).where(
+            OrderRow.status == OrderStatus.AWAITING_APPROVAL.value,
+            col(OrderRow.decide_by) <= now,
+        )
+        return list(self.session.exec(statement).all())
+
     def ids_in(self, statuses: list[OrderStatus], provider: str | None = None) -> list[str]:
         statement = select(OrderRow.id).where(col(OrderRow.status).in_([s.value for s in statuses]))
         if provider is not None:
@@ -246,17 +320,20 @@ class OrderRepository:
 # the ORM's per-value coercion, which cost more than SQLite itself.
 _ORDERS = OrderRow.__table__  # type: ignore[attr-defined]
 _KEYS = IdempotencyRow.__table__  # type: ignore[attr-defined]
-_OWNERS = ListingOwnerRow.__table__  # type: ignore[attr-defined]
+_LISTINGS = ListingRow.__table__  # type: ignore[attr-defined]
 _OUTBOX = OutboxRow.__table__  # type: ignore[attr-defined]
-_SELECT_OWNER = select(_OWNERS.c.org).where(_OWNERS.c.listing_id == bindparam("listing_id"))
+_SELECT_LISTING = select(_LISTINGS.c.snapshot).where(
+    _LISTINGS.c.listing_id == bindparam("listing_id")
+)
 _SELECT_KEY = select(_KEYS.c.request_sha256, _KEYS.c.order_id).where(
     _KEYS.c.org == bindparam("org"), _KEYS.c.key == bindparam("key")
 )
 
 
-def publisher_of(session: Session, listing_id: str) -> str | None:
-    row = session.connection().execute(_SELECT_OWNER, {"listing_id": listing_id}).first()
-    return str(row[0]) if row else None
+def listing_snapshot(session: Session, listing_id: str) -> ListingSnapshot | None:
+    """The latest snapshot of a listing orders has learnt about, if any."""
+    row = session.connection().execute(_SELECT_LISTING, {"listing_id": listing_id}).first()
+    return ListingSnapshot.model_validate_json(row[0]) if row else None
 
 
 def idempotency_record(session: Session, org: str, key: str) -> tuple[str, str] | None:
@@ -302,12 +379,25 @@ def stage_event(session: Session, values: dict[str, Any]) -> None:
     session.connection().execute(_OUTBOX.insert(), values)
 
 
-def remember_listing_owner(session: Session, listing_id: str, org: str) -> None:
-    row = session.get(ListingOwnerRow, listing_id)
+def listing_snapshots(session: Session, listing_ids: list[str]) -> dict[str, str]:
+    """The stored snapshot JSON of each of these listings, by id."""
+    rows = session.exec(
+        select(ListingRow.listing_id, ListingRow.snapshot).where(
+            col(ListingRow.listing_id).in_(listing_ids)
+        )
+    ).all()
+    return {str(listing_id): str(snapshot) for listing_id, snapshot in rows}
+
+
+def remember_listing(session: Session, listing: ListingSnapshot) -> None:
+    """Keep the listing's latest snapshot (a redelivered event writes the same facts)."""
+    document = listing.model_dump_json()
+    row = session.get(ListingRow, listing.listing_id)
     if row is None:
-        session.add(ListingOwnerRow(listing_id=listing_id, org=org))
-    elif row.org != org:
-        row.org = org
+        session.add(ListingRow(listing_id=listing.listing_id, org=listing.org, snapshot=document))
+    elif row.snapshot != document:
+        row.org = listing.org
+        row.snapshot = document
         row.updated_at = _utcnow()
         session.add(row)
 

@@ -24,6 +24,8 @@ class Opening:
 
     reference: str | None
     client_secret: str | None = None
+    #: Stripe Checkout: the page the buyer is sent to, to pay.
+    checkout_url: str | None = None
 
 
 class PaymentPort(Protocol):

@@ -11,6 +11,7 @@ from typing import Any
 
 import stripe
 
+from services.orders.adapters import stripe_checkout as checkout
 from services.orders.adapters.payments import (
     Opening,
     PaymentAlreadyMade,
@@ -48,14 +49,23 @@ class StripeGateway:
     name: PaymentProvider = "stripe"
     offline = False
 
-    def __init__(self, secret_key: str, api_base: str | None = None) -> None:
+    def __init__(
+        self,
+        secret_key: str,
+        api_base: str | None = None,
+        *,
+        checkout_return_url: str | None = None,
+    ) -> None:
         self._client = stripe.StripeClient(
             secret_key,
             base_addresses={"api": api_base} if api_base else None,
             max_network_retries=2,
         )
+        self._checkout_return_url = checkout_return_url
 
     def open_payment(self, order: Order) -> Opening:
+        if self._checkout_return_url:
+            return checkout.open_session(self._client, order, self._checkout_return_url)
         try:
             intent = self._client.v1.payment_intents.create(
                 params={
@@ -70,6 +80,8 @@ class StripeGateway:
         return Opening(reference=str(intent.id), client_secret=intent.client_secret)
 
     def payment_state(self, reference: str) -> PaymentState:
+        if checkout.is_session(reference):
+            return checkout.session_state(self._client, reference)
         try:
             intent = self._client.v1.payment_intents.retrieve(reference)
         except stripe.StripeError as exc:
@@ -81,6 +93,9 @@ class StripeGateway:
             return
         if self.payment_state(order.payment_ref) == "succeeded":
             raise PaymentAlreadyMade("the PaymentIntent has already succeeded")
+        if checkout.is_session(order.payment_ref):
+            checkout.expire_session(self._client, order, order.payment_ref)
+            return
         try:
             self._client.v1.payment_intents.cancel(
                 order.payment_ref, options={"idempotency_key": f"{order.payment_key}-cancel"}
@@ -93,9 +108,18 @@ class StripeGateway:
     def refund(self, order: Order) -> str | None:
         if order.payment_ref is None:
             raise PaymentProviderError("the order has no PaymentIntent to refund")
+        intent = order.payment_ref
+        if checkout.is_session(intent):
+            intent = checkout.session_payment_intent(self._client, intent)
+        params: dict[str, Any] = {
+            "payment_intent": intent,
+            "metadata": {"order_id": order.id},
+        }
+        if order.refund_amount is not None and order.refund_amount < order.total:
+            params["amount"] = order.refund_amount  # a part (pro rata), in đồng
         try:
             refund = self._client.v1.refunds.create(
-                params={"payment_intent": order.payment_ref, "metadata": {"order_id": order.id}},
+                params=params,  # type: ignore[arg-type]
                 options={"idempotency_key": f"{order.payment_key}-refund"},
             )
         except stripe.StripeError as exc:

@@ -23,10 +23,16 @@ RESUME_AFTER = timedelta(seconds=30)
 
 
 async def periodic_work(ctx: handlers.OrdersContext, interval_s: float) -> None:
-    """Expire unpaid orders, finish online refunds, reopen payments a crash left unopened."""
+    """Re-read cached listing terms, expire unpaid orders, reject requests undecided past
+    their deadline, finish online refunds, reopen payments a crash left unopened."""
     while True:
         await asyncio.sleep(interval_s)
-        for job in (handlers.expire_overdue, handlers.complete_refunds):
+        for job in (
+            handlers.refresh_listings,
+            handlers.expire_overdue,
+            handlers.reject_undecided,
+            handlers.complete_refunds,
+        ):
             try:
                 await asyncio.to_thread(job, ctx)
             except Exception:

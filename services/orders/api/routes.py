@@ -1,10 +1,10 @@
-"""Routes of orders (``/v1/orders``): place, read, cancel, settle."""
+"""Routes of orders (``/v1/orders``): place, read, cancel, settle, approve; ``/v1/approvals``."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from sqlalchemy.exc import IntegrityError
@@ -15,12 +15,20 @@ from services.common.api import require_roles as caller_in
 from services.common.auth import Principal
 from services.orders import handlers
 from services.orders.adapters.payments import PaymentAlreadyMade, PaymentProviderError
-from services.orders.api.schemas import OrderOut, OrderPage, PlaceOrderIn, SettleIn
+from services.orders.api.schemas import (
+    ApprovalIn,
+    OrderOut,
+    OrderPage,
+    PlaceOrderIn,
+    SettleIn,
+)
 from services.orders.domain.errors import (
     Conflict,
     InvalidTransition,
     ListingNotKnown,
     OrdersError,
+    PolicyNotAccepted,
+    PurposeNotAllowed,
     QuoteNotYours,
 )
 
@@ -28,6 +36,8 @@ router = APIRouter(prefix="/v1")
 
 Buyer = Annotated[Principal, Depends(caller_in("buyer"))]
 Operator = Annotated[Principal, Depends(caller_in("operator"))]
+Provider = Annotated[Principal, Depends(caller_in("provider"))]
+ApprovalReader = Annotated[Principal, Depends(caller_in("provider", "operator"))]
 Caller = Annotated[Principal, Depends(caller)]
 
 
@@ -41,10 +51,14 @@ def refusal(exc: OrdersError) -> ApiError:
         return ApiError(
             409, "listing_not_known", exc.message, field=exc.field, headers={"Retry-After": "2"}
         )
+    if isinstance(exc, PolicyNotAccepted):
+        return ApiError(409, "policy_not_accepted", exc.message, field=exc.field)
     if isinstance(exc, InvalidTransition | Conflict):
         return ApiError(409, "conflict", exc.message, field=exc.field)
     if isinstance(exc, QuoteNotYours):
         return ApiError(403, "forbidden", exc.message, field=exc.field)
+    if isinstance(exc, PurposeNotAllowed):
+        return ApiError(422, "purpose_not_allowed", exc.message, field=exc.field)
     return ApiError(422, "invalid_quote", exc.message, field=exc.field)
 
 
@@ -84,13 +98,27 @@ async def place_order(
     # The common case skips the worker thread: the quote is checked here (a fraction of a
     # millisecond) and the event loop awaits the order writer. A clash (a retried key)
     # falls through to the general use case, which answers retries.
-    new = handlers.quick_new_order(ctx, principal, body.quote, idempotency_key)
+    new = (
+        None
+        if body.renews_grant_id
+        else handlers.quick_new_order(
+            ctx, principal, body.quote, idempotency_key, body.accept_policy
+        )
+    )
     if new is not None:
         with contextlib.suppress(IntegrityError):
             order = await asyncio.wrap_future(ctx.writer.submit(new))
             ctx.wake_relay()
             return OrderOut.of(order)
-    order, created = await run(handlers.place_order, ctx, principal, body.quote, idempotency_key)
+    order, created = await run(
+        handlers.place_order,
+        ctx,
+        principal,
+        body.quote,
+        idempotency_key,
+        body.accept_policy,
+        body.renews_grant_id,
+    )
     if not created:
         response.status_code = 200
     return OrderOut.of(order)
@@ -114,7 +142,7 @@ async def list_orders(
 
 @router.get("/orders/{order_id}", response_model=OrderOut, tags=["orders"])
 async def get_order(order_id: str, principal: Caller, request: Request) -> OrderOut:
-    """One order of the caller's organisation."""
+    """One order the caller's organisation bought (providers: also of its own listings)."""
     return OrderOut.of(await run(handlers.get_order, orders_context(request), principal, order_id))
 
 
@@ -134,4 +162,44 @@ async def settle_order(
     reference = body.bank_reference if body else None
     return OrderOut.of(
         await run(handlers.settle_invoice, orders_context(request), principal, order_id, reference)
+    )
+
+
+@router.post("/orders/{order_id}/approval", response_model=OrderOut, tags=["approvals"])
+async def decide(
+    order_id: str, body: ApprovalIn, principal: Provider, request: Request
+) -> OrderOut:
+    """The publishing organisation approves or rejects a request awaiting its approval.
+
+    404 for another organisation's order; 409 once decided or past the deadline.
+    """
+    return OrderOut.of(
+        await run(
+            handlers.decide, orders_context(request), principal, order_id, body.decision, body.note
+        )
+    )
+
+
+@router.get("/approvals", response_model=OrderPage, tags=["approvals"])
+async def list_approvals(
+    principal: ApprovalReader,
+    request: Request,
+    state: Annotated[
+        Literal["pending", "decided", "all"],
+        Query(description="pending: oldest deadline first; otherwise newest first"),
+    ] = "pending",
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> OrderPage:
+    """Requests for the caller's organisation's listings (operators: every publisher's)."""
+    found, total = await run(
+        handlers.list_approvals,
+        orders_context(request),
+        principal,
+        state,
+        (page - 1) * page_size,
+        page_size,
+    )
+    return OrderPage(
+        items=[OrderOut.of(o) for o in found], page=page, page_size=page_size, total=total
     )

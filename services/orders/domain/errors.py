@@ -30,3 +30,11 @@ class Conflict(OrdersError):
 
 class ListingNotKnown(OrdersError):
     """The quote's listing has not reached orders yet from the catalog's events (409, retry)."""
+
+
+class PolicyNotAccepted(OrdersError):
+    """``accept_policy`` missing or not the hash of the listing's current usage policy (409)."""
+
+
+class PurposeNotAllowed(OrdersError):
+    """The quote's purpose is not one the listing allows (422)."""

@@ -1,7 +1,8 @@
 """What orders reads from a signed quote (its own view; pricing is never imported).
 
-Unknown quote fields (the rule trace, the justification) are ignored here but still
-covered by the signature, which is checked over the document exactly as received.
+Unknown quote fields (the rule trace) are ignored here but still covered by the
+signature, which is checked over the document exactly as received. The buyer's declared
+``purpose`` and ``justification`` are kept: the order, and the grant after it, inherit them.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ class QuoteTerms(_Terms):
     buyer_org: str = Field(min_length=1, max_length=64)
     segment: str
     purpose: str | None = None
+    justification: str | None = None
     lines: list[QuoteLineTerms]
     total: Money
     currency: Literal["VND"]

@@ -2,7 +2,8 @@
 
 A paid order books one line per part of its revenue split (platform fee, the agency's
 share, the state budget's share, VAT) with positive amounts; a refund books the same
-lines negated. So, for any period, the sum of the lines equals the money kept.
+lines negated, in proportion when only part of the total is refunded (a terminated
+grant's pro-rata refund). So, for any period, the sum of the lines equals the money kept.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from services.orders.domain.quote_terms import SplitTerms
 
 Part = Literal["platform_fee", "agency_share", "budget_share", "vat"]
 Entry = Literal["sale", "refund"]
+RefundKind = Literal["none", "pro_rata", "full"]
+REFUND_KINDS: tuple[RefundKind, ...] = ("none", "pro_rata", "full")
 PARTS: tuple[Part, ...] = ("platform_fee", "agency_share", "budget_share", "vat")
 PLATFORM = "platform"
 STATE_BUDGET = "state_budget"
@@ -68,8 +71,18 @@ def sale_lines(
     ]
 
 
-def refund_lines(sale: list[LedgerLine], booked_at: datetime) -> list[LedgerLine]:
-    """The reversal of a sale's lines, booked when the refund completes."""
+def refund_lines(
+    sale: list[LedgerLine], booked_at: datetime, amount: int | None = None
+) -> list[LedgerLine]:
+    """The reversal of a sale's lines, booked when the refund completes.
+
+    ``amount`` below the sale's total reverses each part in proportion (floors, then the
+    đồng left over go to the parts with the largest remainders, in ``PARTS`` order), so
+    the reversal adds up to exactly ``amount`` and no part is reversed beyond its sale.
+    """
+    sold = [line for line in sale if line.entry == "sale"]
+    total = sum(line.amount for line in sold)
+    reversed_amounts = _in_proportion([line.amount for line in sold], total, amount)
     return [
         LedgerLine(
             order_id=line.order_id,
@@ -77,12 +90,42 @@ def refund_lines(sale: list[LedgerLine], booked_at: datetime) -> list[LedgerLine
             part=line.part,
             party=line.party,
             publisher_org=line.publisher_org,
-            amount=-line.amount,
+            amount=-reversed_amount,
             booked_at=booked_at,
         )
-        for line in sale
-        if line.entry == "sale"
+        for line, reversed_amount in zip(sold, reversed_amounts, strict=True)
     ]
+
+
+def _in_proportion(parts: list[int], total: int, amount: int | None) -> list[int]:
+    if amount is None or amount >= total:
+        return list(parts)
+    if amount <= 0 or total <= 0:
+        return [0] * len(parts)
+    floors = [part * amount // total for part in parts]
+    remainders = [part * amount % total for part in parts]
+    left = amount - sum(floors)
+    by_remainder = sorted(range(len(parts)), key=lambda i: (-remainders[i], i))
+    for index in by_remainder[:left]:
+        floors[index] += 1
+    return floors
+
+
+def refund_amount(kind: str, total: int, remaining_seconds: int, period_seconds: int) -> int:
+    """What a terminated grant's buyer gets back, in đồng.
+
+    ``pro_rata``: the unused share of the period, ``total × remaining // period``.
+    """
+    if kind == "none":
+        return 0
+    if kind == "full":
+        return total
+    if kind == "pro_rata":
+        if period_seconds <= 0:
+            raise ValueError("a pro-rata refund needs a positive period")
+        remaining = min(max(remaining_seconds, 0), period_seconds)
+        return total * remaining // period_seconds
+    raise ValueError(f"unknown refund kind {kind!r}; expected one of {', '.join(REFUND_KINDS)}")
 
 
 def invoice_reference(year: int, number: int) -> str:

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse
 from starlette.datastructures import UploadFile
 
+from services.contracts.catalog import ALL_PURPOSES
 from services.portal.backends import BackendError
 from services.portal.listing_form import (
     CLASSIFICATIONS,
@@ -32,10 +33,12 @@ from services.portal.web import (
     redirect,
     render,
     require_role,
+    session_of,
 )
 
 router = APIRouter(prefix="/provider")
 CHUNK = 1024 * 1024
+LISTINGS_PAGE = 25
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
@@ -64,6 +67,7 @@ async def _form_page(
         column_types=COLUMN_TYPES,
         classifications=CLASSIFICATIONS,
         products=PRODUCTS,
+        purpose_codes=ALL_PURPOSES,
     )
 
 
@@ -76,12 +80,24 @@ def _values_of(listing: dict[str, Any]) -> dict[str, Any]:
 
 
 @router.get("/listings", response_class=HTMLResponse)
-async def my_listings(request: Request) -> Response:
+async def my_listings(
+    request: Request, page: Annotated[int, Query(ge=1, le=10_000)] = 1
+) -> Response:
     session = require_role(request, "provider")
-    page = await portal_of(request).backends.get(
-        "catalog", "/v1/listings/mine", params={"page_size": 100}, token=session.token
+    found = await portal_of(request).backends.get(
+        "catalog",
+        "/v1/listings/mine",
+        params={"page": page, "page_size": LISTINGS_PAGE},
+        token=session.token,
     )
-    return render(request, "provider/listings.html", listings=page["items"])
+    # The catalog's total counts this page only, so "next" is offered after a full page.
+    return render(
+        request,
+        "provider/listings.html",
+        listings=found["items"],
+        page=page,
+        has_next=len(found["items"]) == LISTINGS_PAGE,
+    )
 
 
 @router.get("/listings/new", response_class=HTMLResponse)
@@ -100,7 +116,7 @@ async def _save(request: Request, listing: dict[str, Any] | None) -> Response:
     form = await checked_form(request)
     label = _line_label(request)
     errors = FieldErrors()
-    body = listing_body(form, errors, label)
+    body = listing_body(form, errors, label, gettext(request, "Enter a whole number."))
     source = str(form.get("columns", ""))
     values = {**body, "keywords": str(form.get("keywords", "")), "columns": source}
     if listing is not None and listing.get("versions"):
@@ -140,10 +156,34 @@ async def _mine(request: Request, listing_id: str) -> dict[str, Any]:
     return listing
 
 
+async def _inspection(request: Request, listing: dict[str, Any]) -> dict[str, Any] | None:
+    """The personal-data scan of the latest version, when it found something."""
+    latest = listing.get("versions") or []
+    if not latest or latest[-1].get("inspection_passed") is not False:
+        return None
+    try:
+        found: dict[str, Any] = await portal_of(request).backends.get(
+            "catalog",
+            f"/v1/listings/{listing['id']}/versions/{latest[-1]['version']}/inspection",
+            token=session_of(request).token,
+        )
+    except BackendError as exc:
+        if exc.status >= 500 or exc.status == 401:
+            raise
+        return None
+    return found
+
+
 @router.get("/listings/{listing_id}", response_class=HTMLResponse)
 async def manage_listing(request: Request, listing_id: str) -> Response:
     listing = await _mine(request, listing_id)
-    return render(request, "provider/listing.html", listing=listing, upload_error=None)
+    return render(
+        request,
+        "provider/listing.html",
+        listing=listing,
+        upload_error=None,
+        inspection=await _inspection(request, listing),
+    )
 
 
 @router.get("/listings/{listing_id}/edit", response_class=HTMLResponse)
@@ -228,7 +268,14 @@ async def upload_version(request: Request, listing_id: str) -> Response:
         flash(request, gettext(request, "New version uploaded."))
         return redirect(f"/provider/listings/{listing_id}")
     current = await _mine(request, listing_id)
-    return render(request, "provider/listing.html", status=422, listing=current, upload_error=error)
+    return render(
+        request,
+        "provider/listing.html",
+        status=422,
+        listing=current,
+        upload_error=error,
+        inspection=await _inspection(request, current),
+    )
 
 
 @router.get("/statement", response_class=HTMLResponse)
@@ -260,3 +307,49 @@ async def statement_csv(
             "Content-Disposition": f'attachment; filename="statement-{session.org}-{month}.csv"'
         },
     )
+
+
+@router.get("/requests", response_class=HTMLResponse)
+async def pending_requests(
+    request: Request, page: Annotated[int, Query(ge=1, le=10_000)] = 1
+) -> Response:
+    """Purpose-bound requests for the provider's listings that wait for its decision."""
+    session = require_role(request, "provider")
+    found = await portal_of(request).backends.get(
+        "orders",
+        "/v1/approvals",
+        params={"state": "pending", "page": page, "page_size": LISTINGS_PAGE},
+        token=session.token,
+    )
+    pages = max(1, -(-int(found["total"]) // int(found["page_size"])))
+    return render(request, "provider/requests.html", orders=found["items"], page=page, pages=pages)
+
+
+@router.post("/requests/{order_id}", response_class=HTMLResponse)
+async def decide_request(request: Request, order_id: str) -> Response:
+    """Approve or reject one request, with a note the buyer reads."""
+    session = require_role(request, "provider")
+    form = await checked_form(request)
+    decision = str(form.get("decision", ""))
+    note = str(form.get("note", "")).strip()
+    if decision not in ("approve", "reject"):
+        flash(request, gettext(request, "Choose to approve or to reject."), "error")
+        return redirect("/provider/requests")
+    try:
+        await portal_of(request).backends.post(
+            "orders",
+            f"/v1/orders/{order_id}/approval",
+            json={"decision": decision, "note": note},
+            token=session.token,
+        )
+        flash(
+            request,
+            gettext(request, "Approved: the buyer can now pay.")
+            if decision == "approve"
+            else gettext(request, "Rejected: the buyer sees your note."),
+        )
+    except BackendError as exc:
+        if exc.status >= 500 or exc.status in (401, 404):
+            raise
+        flash(request, gettext(request, "Not decided:") + " " + exc.message, "error")
+    return redirect("/provider/requests")

@@ -6,15 +6,26 @@ import asyncio
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
+from services.portal.agreements import PolicySummary, allowed_purposes, summarise
 from services.portal.backends import BackendError
-from services.portal.web import Portal, portal_of, render, session_of, token_of
+from services.portal.web import Portal, gettext, portal_of, render, session_of, token_of
 
 router = APIRouter()
 PAGE_SIZE = 20
 VOCABULARY_TTL_S = 300.0
+SYNTHETIC_ROWS = 10
+PREVIEW_TIMEOUT_S = 20.0
+
+
+def _(message: str) -> str:
+    """Mark a message for extraction; translated when shown."""
+    return message
+
+
+STILL_COMPUTING = _("The preview is unavailable right now. Please try again later.")
 
 
 async def vocabulary(portal: Portal) -> dict[str, Any]:
@@ -72,12 +83,28 @@ def _indicative(valuations: list[dict[str, Any]], version: int | None) -> dict[s
     return chosen[-1] if chosen else None
 
 
+async def usage_policy(
+    portal: Portal, listing_id: str, token: str | None
+) -> tuple[dict[str, Any] | None, PolicySummary | None]:
+    """The listing's ODRL offer as the catalog serves it, and its terms; None if unavailable."""
+    try:
+        offer: dict[str, Any] = await portal.backends.get(
+            "catalog", f"/v1/listings/{listing_id}/policy", token=token
+        )
+    except BackendError as exc:
+        if exc.status == 401:
+            raise
+        return None, None
+    return offer, summarise(offer)
+
+
 async def listing_view(
     request: Request, listing_id: str, status: int = 200, **extra: Any
 ) -> HTMLResponse:
-    """A listing with its schema, quality, versions, indicative price and quote form."""
+    """A listing with its schema, quality, versions, price, usage policy, preview and quote form."""
     portal = portal_of(request)
     token = token_of(request)
+    session = session_of(request)
 
     async def valuations_of() -> list[dict[str, Any]]:
         try:
@@ -88,19 +115,19 @@ async def listing_view(
             return []
         return found
 
-    listing, valuations, vocab = await asyncio.gather(
+    listing, valuations, vocab, (_offer, policy) = await asyncio.gather(
         portal.backends.get("catalog", f"/v1/listings/{listing_id}", token=token),
         valuations_of(),
         vocabulary(portal),
+        usage_policy(portal, listing_id, token),
     )
-    session = session_of(request)
     can_quote = session.role == "buyer" and listing["status"] == "published"
     durations: dict[str, list[int]] = {}
     if can_quote:
         try:
-            policy = await portal.backends.get("pricing", "/v1/policies/active")
+            active = await portal.backends.get("pricing", "/v1/policies/active")
             durations = {
-                name: terms["durations"] for name, terms in policy["summary"]["products"].items()
+                name: terms["durations"] for name, terms in active["summary"]["products"].items()
             }
         except BackendError:
             durations = {}
@@ -109,19 +136,91 @@ async def listing_view(
         "listing.html",
         status=status,
         listing=listing,
+        allowed=allowed_purposes(listing),
+        policy=policy,
         valuation=_indicative(valuations, listing.get("latest_version")),
         vocabulary=vocab,
         can_quote=can_quote,
         durations=durations,
         quote_errors=extra.pop("quote_errors", {}),
         form=extra.pop("form", {}),
+        renews=extra.pop("renews", None),
         **extra,
     )
 
 
 @router.get("/listings/{listing_id}", response_class=HTMLResponse)
-async def listing_page(request: Request, listing_id: str) -> HTMLResponse:
-    return await listing_view(request, listing_id)
+async def listing_page(
+    request: Request,
+    listing_id: str,
+    renews: Annotated[str, Query(max_length=64, pattern=r"^[A-Za-z0-9-]*$")] = "",
+) -> HTMLResponse:
+    return await listing_view(request, listing_id, renews=renews or None)
+
+
+async def preview_of(request: Request, listing_id: str) -> tuple[dict[str, Any] | None, str | None]:
+    """Access's anonymised preview of the listing, or the sentence saying why there is none.
+
+    The first preview of a version is computed by access (an anonymised extract), so it
+    is fetched apart from the listing page, which never waits for it.
+    """
+    if not session_of(request).signed_in:
+        return None, None
+    try:
+        found: dict[str, Any] = await portal_of(request).backends.get(
+            "access",
+            f"/v1/listings/{listing_id}/preview",
+            params={"synthetic_rows": SYNTHETIC_ROWS},
+            token=token_of(request),
+            time_limit_s=PREVIEW_TIMEOUT_S,
+        )
+    except BackendError as exc:
+        if exc.status == 401:
+            raise
+        if exc.status == 403:
+            return None, gettext(request, "Previews are shown to signed-in buyers.")
+        if exc.status in (404, 409):
+            return None, gettext(
+                request,
+                "The preview appears once the latest version has been inspected and profiled.",
+            )
+        return None, gettext(request, STILL_COMPUTING)
+    return found, None
+
+
+@router.get("/listings/{listing_id}/preview", response_class=HTMLResponse)
+async def preview_page(request: Request, listing_id: str) -> HTMLResponse:
+    """The preview section: swapped into the listing page by htmx, or a page of its own."""
+    preview, preview_error = await preview_of(request, listing_id)
+    partial = request.headers.get("hx-request") is not None
+    context: dict[str, Any] = {
+        "listing": {"id": listing_id},
+        "preview": preview,
+        "preview_error": preview_error,
+        "loaded": True,
+    }
+    if partial and preview is None and preview_error == gettext(request, STILL_COMPUTING):
+        # Access is still computing the first preview of this version: ask again shortly.
+        context.update(loaded=False, retry=True)
+    if partial:
+        return render(request, "partials/preview.html", **context)
+    listing = await portal_of(request).backends.get(
+        "catalog", f"/v1/listings/{listing_id}", token=token_of(request)
+    )
+    return render(request, "preview.html", **{**context, "listing": listing})
+
+
+@router.get("/listings/{listing_id}/policy.json")
+async def policy_document(request: Request, listing_id: str) -> Response:
+    """The usage policy exactly as the catalog serves it (the document whose hash is accepted)."""
+    upstream = await portal_of(request).backends.request(
+        "GET", "catalog", f"/v1/listings/{listing_id}/policy", token=token_of(request)
+    )
+    return Response(
+        upstream.content,
+        media_type="application/ld+json",
+        headers={"Content-Disposition": f'inline; filename="policy-{listing_id[:36]}.jsonld"'},
+    )
 
 
 @router.get("/pricing", response_class=HTMLResponse)

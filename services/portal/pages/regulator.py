@@ -22,6 +22,7 @@ router = APIRouter(prefix="/regulator")
 FEED_ROWS = 50
 MAX_PAGES = 20
 PAGE = 1000
+BROWSE_PAGE = 100
 ALERT_TYPE = "alert.raised"
 Text = Annotated[str, Query(max_length=100)]
 
@@ -58,6 +59,34 @@ async def feed(
     response = render(request, template, records=records, filters=filters)
     response.headers["Vary"] = "HX-Request"
     return response
+
+
+@router.get("/records", response_class=HTMLResponse)
+async def browse(
+    request: Request,
+    type: Text = "",
+    org: Text = "",
+    listing: Text = "",
+    grant: Text = "",
+    after: Annotated[int, Query(ge=-1, le=2**62)] = -1,
+) -> Response:
+    """Every record matching the filters, oldest first, a page at a time (the ledger's cursor)."""
+    session = require_role(request, "regulator", "operator")
+    filters = {"type": type, "org": org, "listing": listing, "grant": grant}
+    found = await portal_of(request).backends.get(
+        "audit",
+        "/v1/audit/records",
+        params={**filters, "after": after, "limit": BROWSE_PAGE},
+        token=session.token,
+    )
+    return render(
+        request,
+        "regulator/records.html",
+        records=found["items"],
+        filters=filters,
+        after=after,
+        next_after=found.get("next_after"),
+    )
 
 
 @router.get("/alerts", response_class=HTMLResponse)

@@ -107,10 +107,40 @@ class QuoteRow(SQLModel, table=True):
     document: str = Field(sa_column=Column(Text, nullable=False))
 
 
+class ListingTermsRow(SQLModel, table=True):
+    """A listing's usage terms pricing checks a quote against (newest snapshot wins).
+
+    A table of its own rather than columns of ``pricing_listings``, so that a database
+    created before purposes existed needs no migration: a listing without a row allows
+    every purpose, as the catalog's contract does by default.
+    """
+
+    __tablename__ = "pricing_listing_terms"
+
+    listing_id: str = Field(primary_key=True, max_length=64)
+    allowed_purposes: str = Field(default="[]")
+    """JSON list of Purpose codes."""
+    snapshot_at: datetime = Field(sa_column=_time())
+
+
+class VerifiedOrganisationRow(SQLModel, table=True):
+    """An organisation an operator verified in the catalog, and the segment it buys as."""
+
+    __tablename__ = "pricing_verified_organisations"
+
+    code: str = Field(primary_key=True, max_length=64)
+    registered_name: str = Field(max_length=400)
+    segment: str = Field(max_length=40)
+    verified_by: str = Field(max_length=200)
+    verified_at: datetime = Field(sa_column=_time())
+
+
 PRICING_TABLES: list[Table] = [
     PolicyVersionRow.__table__,  # type: ignore[attr-defined]
     KnownListingRow.__table__,  # type: ignore[attr-defined]
     ListingVersionRow.__table__,  # type: ignore[attr-defined]
     ValuationRow.__table__,  # type: ignore[attr-defined]
     QuoteRow.__table__,  # type: ignore[attr-defined]
+    ListingTermsRow.__table__,  # type: ignore[attr-defined]
+    VerifiedOrganisationRow.__table__,  # type: ignore[attr-defined]
 ]

@@ -6,9 +6,16 @@ from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from services.contracts.catalog import Purpose
+from services.pricing.quote_handlers import MAX_JUSTIFICATION_CHARS
+
 
 class QuoteIn(BaseModel):
-    """A buyer's request for a price; `version` defaults to the listing's latest."""
+    """A buyer's request for a price; `version` defaults to the listing's latest.
+
+    `purpose` is one of the catalog's purpose codes and must be one the listing allows;
+    `justification` is free text, signed into the quote with the purpose.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
@@ -16,8 +23,8 @@ class QuoteIn(BaseModel):
     version: Annotated[int, Field(ge=1)] | None = None
     product: Annotated[str, Field(min_length=1, max_length=40)]
     duration_days: Annotated[int, Field(ge=1, le=100_000)]
-    purpose: Annotated[str, Field(max_length=2000)] | None = None
-    justification: Annotated[str, Field(max_length=4000)] | None = None
+    purpose: Purpose
+    justification: Annotated[str, Field(max_length=MAX_JUSTIFICATION_CHARS)] | None = None
 
 
 class PolicyIn(BaseModel):

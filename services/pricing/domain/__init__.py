@@ -3,7 +3,7 @@
 Pure Python (pydantic, PyYAML, rfc8785, cryptography); no I/O beyond reading a policy file.
 """
 
-from services.pricing.domain.engine import price
+from services.pricing.domain.engine import price, price_data
 from services.pricing.domain.errors import (
     DurationNotOffered,
     JustificationRequired,
@@ -15,6 +15,7 @@ from services.pricing.domain.errors import (
     QuoteSignatureInvalid,
 )
 from services.pricing.domain.facts import BuyerProfile, ClassificationCounts, DatasetFacts
+from services.pricing.domain.issuing import IssuedQuote, QuoteIssuer
 from services.pricing.domain.policy import Policy
 from services.pricing.domain.policy_loader import (
     DEFAULT_POLICY_PATH,
@@ -46,6 +47,7 @@ __all__ = [
     "ClassificationCounts",
     "DatasetFacts",
     "DurationNotOffered",
+    "IssuedQuote",
     "JustificationRequired",
     "LineKind",
     "Policy",
@@ -57,6 +59,7 @@ __all__ = [
     "Product",
     "ProductNotOffered",
     "Quote",
+    "QuoteIssuer",
     "QuoteLine",
     "QuoteSignatureInvalid",
     "QuoteSigner",
@@ -70,6 +73,7 @@ __all__ = [
     "load_policy",
     "make_quote",
     "price",
+    "price_data",
     "sign_quote",
     "verify_quote",
 ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal, localcontext
+from typing import Any
 
 from services.pricing.domain import incentives, labels, valuation
 from services.pricing.domain.errors import DurationNotOffered, PolicyNotInEffect, ProductNotOffered
@@ -78,6 +79,29 @@ def price(
 
     Raises ProductNotOffered, DurationNotOffered or PolicyNotInEffect.
     """
+    return PricedQuote.model_validate(price_data(policy, facts, product, duration_days, buyer, now))
+
+
+def price_data(
+    policy: Policy,
+    facts: DatasetFacts,
+    product: Product | str,
+    duration_days: int,
+    buyer: BuyerProfile,
+    now: datetime,
+) -> dict[str, Any]:
+    """What `price` returns, as the plain data a PricedQuote validates (the service's fast
+    path: the engine's own output needs no second validation; `issuing` checks its sums).
+    """
+    product = check_request(policy, facts, product, duration_days, now)
+    with localcontext(MONEY_CONTEXT):
+        return _price(policy, facts, product, duration_days, buyer, now)
+
+
+def check_request(
+    policy: Policy, facts: DatasetFacts, product: Product | str, duration_days: int, now: datetime
+) -> Product:
+    """The product asked for, if the policy is in effect and offers it for that duration."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     if now < policy.effective_from:
@@ -91,8 +115,7 @@ def price(
     terms = policy.products[product]
     if duration_days not in terms.durations:
         raise DurationNotOffered(product.value, duration_days, terms.durations)
-    with localcontext(MONEY_CONTEXT):
-        return _price(policy, facts, product, duration_days, buyer, now)
+    return product
 
 
 def _price(
@@ -102,7 +125,7 @@ def _price(
     duration_days: int,
     buyer: BuyerProfile,
     now: datetime,
-) -> PricedQuote:
+) -> dict[str, Any]:
     book = _Book()
     _value_dataset(book, policy, facts, now)
     _scale_to_access(book, policy, product, duration_days)
@@ -117,6 +140,14 @@ def _price(
         {"declared": buyer.segment.value, "verified": str(buyer.verified).lower()},
         segment.value,
     )
+    if segment is not buyer.segment:
+        # Say why a claimed segment's discount or waiver did not apply.
+        book.note(
+            "incentives.segments.verification",
+            {"declared": buyer.segment.value, "verified": "false"},
+            f"no {buyer.segment.value} discount or waiver: the organisation is not verified "
+            f"in segment {buyer.segment.value} (an operator verifies it in the catalog)",
+        )
     if segment_terms.waiver:
         book.line("waiver", labels.WAIVER, -subtotal, LineKind.DISCOUNT)
         book.note(f"incentives.segments.{segment.value}.waiver", {"subtotal": str(subtotal)}, 0)
@@ -134,30 +165,28 @@ def _price(
     book.line("total", labels.TOTAL, total, LineKind.TOTAL)
     split = _split(book, policy, net, vat)
 
-    return PricedQuote.model_validate(
-        {
-            "listing_id": facts.listing_id,
-            "listing_version": facts.version,
-            "product": product,
-            "duration_days": duration_days,
-            "buyer_org": buyer.org,
-            "declared_segment": buyer.segment,
-            "segment": segment,
-            "policy_version": policy.version,
-            "lines": book.lines,
-            "trace": book.trace,
-            "subtotal": subtotal,
-            "discount_total": discount_total,
-            "net": net,
-            "vat": vat,
-            "total": total,
-            "split": split,
-            "waived": segment_terms.waiver,
-            "requires_justification": segment_terms.requires_justification,
-            "priced_at": now,
-            "expires_at": now + timedelta(minutes=policy.quote_validity_minutes),
-        }
-    )
+    return {
+        "listing_id": facts.listing_id,
+        "listing_version": facts.version,
+        "product": product,
+        "duration_days": duration_days,
+        "buyer_org": buyer.org,
+        "declared_segment": buyer.segment,
+        "segment": segment,
+        "policy_version": policy.version,
+        "lines": book.lines,
+        "trace": book.trace,
+        "subtotal": subtotal,
+        "discount_total": discount_total,
+        "net": net,
+        "vat": vat,
+        "total": total,
+        "split": split,
+        "waived": segment_terms.waiver,
+        "requires_justification": segment_terms.requires_justification,
+        "priced_at": now,
+        "expires_at": now + timedelta(minutes=policy.quote_validity_minutes),
+    }
 
 
 def _value_dataset(book: _Book, policy: Policy, facts: DatasetFacts, now: datetime) -> None:

@@ -43,11 +43,15 @@ class QuoteSigner:
         self._private_key = private_key
         self.key_id = key_id_for(private_key.public_key())
 
+    def sign_bytes(self, canonical: bytes) -> str:
+        """The unpadded base64url Ed25519 signature of canonical bytes."""
+        return _b64url(self._private_key.sign(canonical))
+
     def sign(self, quote: Quote) -> SignedQuote:
         """Sign every field of the quote plus the signer's key id."""
         payload = quote.model_dump(mode="json")
         payload["key_id"] = self.key_id
-        signature = _b64url(self._private_key.sign(canonical_json(payload)))
+        signature = self.sign_bytes(canonical_json(payload))
         return SignedQuote.model_validate(
             {**dict(quote), "key_id": self.key_id, "signature": signature}
         )

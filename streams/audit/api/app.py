@@ -1,4 +1,4 @@
-"""The audit service: the ledger worker (consumer + checkpointer) and the regulators' API."""
+"""The audit service: the ledger worker (faust agent + checkpointer) and the regulators' API."""
 
 from __future__ import annotations
 
@@ -13,10 +13,12 @@ from services.common.api import install_error_handlers, install_health
 from services.common.auth import TokenVerifier
 from services.common.runtime import ServiceRuntime
 from services.common.settings import Settings, load_settings
-from streams.audit.agents import audit_consumers
+from streams.audit.agents import GROUP_ID, audit_handlers
 from streams.audit.api import feed, routes
 from streams.audit.api.deps import AuditContext
+from streams.audit.batches import BatchApplier
 from streams.audit.checkpoints import Checkpointer
+from streams.audit.faust_app import AuditWorker
 from streams.audit.keys import ledger_signing_key
 from streams.audit.ledger_store import ensure_head
 from streams.audit.tables import AUDIT_TABLES
@@ -28,8 +30,20 @@ MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings(service_name="audit")
-    runtime = ServiceRuntime(
-        settings, AUDIT_TABLES, consumers=audit_consumers(settings), migrations=MIGRATIONS
+    runtime = ServiceRuntime(settings, AUDIT_TABLES, migrations=MIGRATIONS)
+    applier = BatchApplier(
+        runtime.engine,
+        GROUP_ID,
+        audit_handlers(settings),
+        max_event_bytes=settings.max_event_bytes,
+    )
+    runtime.external_consumers.append((GROUP_ID, applier.stats))
+    worker = AuditWorker(
+        settings,
+        applier,
+        runtime.publisher,
+        after_commit=runtime.relay.wake,
+        faults=runtime.faults,
     )
     signing_key = ledger_signing_key(settings)
     tree = LedgerTree(runtime.engine)
@@ -52,6 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await asyncio.to_thread(runtime.migrate)
         await asyncio.to_thread(ensure_head, runtime.engine)
         await runtime.start()
+        await worker.start()
         signer = asyncio.create_task(checkpointer.run(), name="audit-checkpointer")
         try:
             yield
@@ -59,6 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             signer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await signer
+            await worker.stop()
             await runtime.stop()
 
     app = FastAPI(
@@ -70,6 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.runtime = runtime
     app.state.checkpointer = checkpointer
+    app.state.worker = worker
     app.state.audit = AuditContext(
         engine=runtime.engine, tree=tree, public_key=signing_key.public_key()
     )

@@ -46,7 +46,8 @@ def list_records(
     listing: str | None = None,
     grant: str | None = None,
     type: Annotated[
-        str | None, Query(description="full type or short name, e.g. grant.issued")
+        str | None,
+        Query(description="full type or short name, e.g. grant.issued; several comma-separated"),
     ] = None,
     since: datetime | None = None,
     until: datetime | None = None,

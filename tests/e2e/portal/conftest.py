@@ -77,14 +77,15 @@ def exchange(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Exchange]:
     running.stop()
 
 
-@pytest.fixture(scope="package")
-def adult(exchange: Exchange, adult_dir: Path) -> dict[str, Any]:
-    """The Adult census, published by a provider and approved by an operator, priced."""
+def publish(exchange: Exchange, adult_dir: Path, **changes: Any) -> dict[str, Any]:
+    """The Adult data under a listing of ``gso`` with ``changes``, reviewed, published, priced."""
     provider, operator = exchange.auth("gso", "provider"), exchange.auth("vndx-ops", "operator")
     with exchange.api("catalog") as catalog:
-        listing: dict[str, Any] = catalog.post(
-            "/v1/listings", json=adult_listing(adult_dir), headers=provider
-        ).json()
+        created = catalog.post(
+            "/v1/listings", json={**adult_listing(adult_dir), **changes}, headers=provider
+        )
+        assert created.status_code == 201, created.text
+        listing: dict[str, Any] = created.json()
         catalog.post(
             f"/v1/listings/{listing['id']}/versions",
             content=(adult_dir / "adult.csv").read_bytes(),
@@ -102,6 +103,63 @@ def adult(exchange: Exchange, adult_dir: Path) -> dict[str, Any]:
 
         until("pricing to value the listing", valued)
     return listing
+
+
+@pytest.fixture(scope="package")
+def adult(exchange: Exchange, adult_dir: Path) -> dict[str, Any]:
+    """The Adult census, published by a provider and approved by an operator, priced."""
+    return publish(exchange, adult_dir)
+
+
+@pytest.fixture(scope="package")
+def approval_listing(exchange: Exchange, adult_dir: Path) -> dict[str, Any]:
+    """The same data under a listing whose publisher approves each request (two purposes)."""
+    return publish(
+        exchange,
+        adult_dir,
+        title_vi="Mẫu khảo sát thu nhập — cơ quan phê duyệt từng yêu cầu",
+        title_en="Income survey sample — the agency approves each request",
+        keywords=["khảo sát thu nhập", "income survey"],
+        allowed_purposes=["research", "statistics"],
+        approval="provider",
+        min_group_size=20,
+    )
+
+
+def verify(exchange: Exchange, org: str, listing: dict[str, Any]) -> None:
+    """An operator verifies the buyer (listings with sensitive columns need it) and pricing
+    has learnt it: a quote for ``listing`` is then issued."""
+    with exchange.api("catalog") as catalog:
+        catalog.post(
+            f"/v1/organisations/{org}/verification",
+            json={"tax_code": "0100109106", "registered_name": f"Công ty {org}", "segment": "sme"},
+            headers=exchange.auth("vndx-ops", "operator"),
+        ).raise_for_status()
+    with exchange.api("pricing") as pricing:
+
+        def quoted() -> bool:
+            response = pricing.post(
+                "/v1/quotes",
+                json={
+                    "listing_id": listing["id"],
+                    "product": "download",
+                    "duration_days": 30,
+                    "purpose": listing.get("allowed_purposes", ["research"])[0],
+                },
+                headers=exchange.auth(org, "buyer"),
+            )
+            return response.status_code == 201
+
+        until("pricing to learn the verification", quoted, timeout=60)
+
+
+def settle(exchange: Exchange, order_id: str) -> None:
+    """The operator records the bank transfer of a local invoice (what a bank feed would do)."""
+    with exchange.api("orders") as orders:
+        settled = orders.post(
+            f"/v1/orders/{order_id}/settle", headers=exchange.auth("vndx-ops", "operator")
+        )
+        assert settled.status_code == 200, settled.text
 
 
 @pytest.fixture(scope="package")

@@ -19,8 +19,10 @@ from tests.e2e.portal.conftest import (
     Exchange,
     assert_accessible,
     screenshot,
+    settle,
     sign_in,
     until,
+    verify,
 )
 
 pytestmark = pytest.mark.e2e
@@ -30,9 +32,14 @@ def buy(page: Page, exchange: Exchange, product: str, *, screenshots: bool) -> s
     """From the listing page: quote, order, settle (operator, API), follow to the grant."""
     page.select_option("#product", product)
     page.fill("#duration_days", "30")
-    page.fill("#purpose", "Income research for a lending model")
+    page.select_option("#purpose", "research")
+    page.fill("#justification", "Income research for a lending model")
     page.click("#ask-quote")
     expect(page.locator("#quote-total")).to_contain_text("₫")
+    expect(page.locator("#quote-purpose")).to_contain_text("Research")
+    expect(page.locator("#policy-terms")).to_contain_text(
+        "Never try to find out who a row is about"
+    )
     assert page.locator("table tbody tr").count() >= 2
     if screenshots:
         assert_accessible(page)
@@ -43,11 +50,7 @@ def buy(page: Page, exchange: Exchange, product: str, *, screenshots: bool) -> s
     order_id = page.url.rstrip("/").split("/")[-1]
     if screenshots:
         assert_accessible(page)
-    with exchange.api("orders") as orders:
-        settled = orders.post(
-            f"/v1/orders/{order_id}/settle", headers=exchange.auth("vndx-ops", "operator")
-        )
-        assert settled.status_code == 200, settled.text
+    settle(exchange, order_id)
     open_grant = page.locator("#open-grant")
     expect(open_grant).to_be_visible(timeout=120_000)
     if screenshots:
@@ -79,6 +82,7 @@ def test_a_startup_buys_the_census_and_a_regulator_revokes_it(
     expect(page.get_by_role("link", name=adult["title_en"])).to_be_visible()
     screenshot(page, "home-en")
 
+    verify(exchange, buyer_org, adult)
     sign_in(page, buyer_org, "buyer")
     expect(page.locator("p.empty")).to_be_visible()
     page.goto("/?q=census")

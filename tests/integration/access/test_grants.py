@@ -7,6 +7,7 @@ puts it and announcing the listing; orders' side is an ``order.paid`` event.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import io
 import shutil
@@ -236,6 +237,22 @@ def test_a_renewal_order_extends_the_grant(
 
     extended = datetime.fromisoformat(view.json()["expires_at"])
     assert extended == datetime.fromisoformat(grant["expires_at"]) + timedelta(days=10)
+    # The renewed period is a new agreement, and grant.renewed carries its hash.
+    agreement = exchange.client.get(
+        f"/v1/grants/{grant['id']}/agreement", headers=exchange.auth(grant["buyer_org"])
+    )
+    assert agreement.status_code == 200
+    assert extended.isoformat() in agreement.text
+    renewed = [
+        envelope.payload()
+        for _, envelope in read_topic_sync(
+            exchange.settings.kafka_bootstrap, "access.grants", key=grant["id"], until=2
+        )
+        if envelope.type == events.GrantRenewed.event_type
+    ]
+    assert [r.agreement_sha256 for r in renewed] == [  # type: ignore[attr-defined]
+        hashlib.sha256(agreement.content).hexdigest()
+    ]
 
 
 def test_a_redelivered_payment_opens_one_grant(

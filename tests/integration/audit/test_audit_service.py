@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import itertools
 import json
@@ -11,7 +12,10 @@ from typing import Any
 import httpx
 from typer.testing import CliRunner
 
+from services.common.events import KafkaRecord, to_record
+from services.common.kafka import DLQ_ORIGIN_HEADER, KafkaPublisher
 from services.common.settings import Settings
+from services.contracts.topics import ORDERS_ORDERS
 from streams.ledger.checkpoint import Checkpoint, public_key_from_pem
 from streams.ledger.merkle import leaf_hash
 from streams.ledger.records import canonical_json
@@ -22,12 +26,15 @@ from tests.unit.audit.audit_events import (
     OTHER_BUYER,
     PUBLISHER,
     access_sequence,
+    agreement_sequence,
     download_url,
     ids,
     order_paid,
+    order_rejected,
     wrap,
 )
 from vndx.cli import app as cli
+from vndx.commands.dlq import read_dead_letters
 
 Tokens = Callable[[str, str], str]
 ALERT = "vn.vndx.audit.alert.raised.v1"
@@ -134,6 +141,44 @@ def test_access_events_become_verifiable_records(
     kpis = get(audit_server.url, "/v1/kpis", regulator, period="month", dimension="agency")
     row = next(r for r in kpis.json()["items"] if r["value"] == PUBLISHER)
     assert row["grants"] >= 1 and row["revenue"] >= 1_100_000
+
+
+def test_decisions_reach_the_ledger_and_the_regulators_type_filter(
+    audit_server: AuditServer, audit_settings: Settings, token_for: Tokens
+) -> None:
+    buyer = "decisions-buyer"
+    events = [wrap(p) for p in agreement_sequence("decisions-int", buyer=buyer)]
+    events.append(wrap(order_rejected("decisions-int-2", buyer=buyer)))
+    publish(audit_settings, events)  # on catalog.listings, catalog.organisations, orders, access
+    regulator = token_for("bo-tt", "regulator")
+    decisions = (
+        "listing.inspected,listing.reviewed,organisation.verified,order.placed,"
+        "order.awaiting_approval,order.approved,order.rejected,grant.terminated"
+    )
+
+    mine = wait_for(
+        lambda: records(audit_server, regulator, org=buyer), lambda items: len(items) >= 8
+    )
+    listed = records(audit_server, regulator, type=decisions, org=buyer)
+    expected = {e.id for e in events if not e.type.endswith(("order.paid.v1", "grant.issued.v1"))}
+    expected -= {e.id for e in events if ".listing." in e.type}  # the publisher's, not the buyer's
+    assert {i["event_id"] for i in listed} == expected
+    placed = records(audit_server, regulator, type="order.placed", org=buyer)
+    assert placed[0]["record"]["data"]["policy_sha256"] == events[3].data["policy_sha256"]
+    inspected = records(audit_server, regulator, type="listing.inspected,listing.reviewed")
+    assert {e.id for e in events[:2]} <= {i["event_id"] for i in inspected}
+
+    own = records(audit_server, token_for(buyer, "buyer"))
+    assert {i["event_id"] for i in own} == {i["event_id"] for i in mine}
+    assert records(audit_server, token_for(OTHER_BUYER, "buyer"), org=buyer) == []
+
+    metrics = httpx.get(audit_server.url + "/metrics", timeout=10).text
+    applied = [
+        line
+        for line in metrics.splitlines()
+        if line.startswith("vndx_consumer_applied_total") and 'group="audit"' in line
+    ]
+    assert applied and float(applied[0].rsplit(" ", 1)[1]) >= len(events)
 
 
 def test_buyers_and_providers_see_only_their_own_entries(
@@ -265,3 +310,36 @@ def test_worker_stopped_mid_stream_and_redelivered_keeps_one_gapless_ledger(
         lambda: CliRunner().invoke(cli, ["audit", "verify", *from_topic(audit_settings)]).exit_code,
         lambda code: code == 0,
     )
+
+
+def test_poison_is_parked_and_the_worker_goes_on(
+    audit_server: AuditServer, audit_settings: Settings, token_for: Tokens
+) -> None:
+    listing, order, _ = ids("poison-int")
+    paid = wrap(order_paid(listing, order))
+    future = to_record(
+        ORDERS_ORDERS,
+        paid.model_copy(update={"id": f"{paid.id}-v9", "type": f"{paid.type[:-2]}v9"}),
+    )
+    garbage = KafkaRecord(ORDERS_ORDERS, b"poison", b"\x00not an event{", [("ce_type", b"x")])
+
+    async def send() -> None:
+        publisher = KafkaPublisher(audit_settings)
+        try:
+            await publisher.publish([garbage, future, to_record(ORDERS_ORDERS, paid)])
+        finally:
+            await publisher.stop()
+
+    asyncio.run(send())
+    regulator = token_for("bo-tt", "regulator")
+    recorded = wait_for(
+        lambda: records(audit_server, regulator, type="order.paid", listing=listing), bool
+    )
+    assert [r["event_id"] for r in recorded] == [paid.id]  # the good event after the poison
+    letters = wait_for(
+        lambda: asyncio.run(read_dead_letters(audit_settings, [f"{ORDERS_ORDERS}.dlq"])),
+        lambda found: len(found) >= 2,
+    )
+    reasons = sorted(letter.reason.split(":")[0] for letter in letters)
+    assert reasons == ["malformed", "unknown version"]
+    assert all(letter.header(DLQ_ORIGIN_HEADER).endswith("/audit") for letter in letters)

@@ -21,8 +21,12 @@ def catalog(
     settings = service_settings(
         "catalog", keys_dir=keys_dir, tansu=tansu, seaweed=seaweed, database_url=database_url
     )
-    with TestClient(create_app(settings)) as client:
+    app = create_app(settings)
+    with TestClient(app) as client:
         yield client
+    # Close the pool: every test has its own database, and PostgreSQL's connection slots
+    # would otherwise run out over a session.
+    app.state.runtime.engine.dispose()
 
 
 @pytest.fixture

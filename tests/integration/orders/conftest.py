@@ -13,11 +13,14 @@ from fastapi.testclient import TestClient
 from services.common.auth import TokenIssuer, ensure_keypair
 from services.common.db import transaction
 from services.common.settings import Settings
-from services.orders.adapters.orm import remember_listing_owner
+from services.common.usage_policy import offer
+from services.contracts.catalog import ListingSnapshot
+from services.orders.adapters.orm import remember_listing
 from services.orders.api.app import create_app
 from services.orders.handlers import OrdersContext
 from services.pricing.domain.signing import QuoteSigner
 from tests.integration.conftest import service_settings
+from tests.policy_acceptance import order_body
 from tests.unit.orders.quotes import quote_document, signer_from_pem
 from vndx.embedded import Postgres, SeaweedS3, Tansu
 
@@ -62,6 +65,26 @@ def auth(issuer: TokenIssuer) -> Headers:
     return headers
 
 
+def snapshot(listing_id: str, publisher: str, **fields: Any) -> ListingSnapshot:
+    """A published listing's snapshot as catalog.listings carries it."""
+    facts: dict[str, Any] = {
+        "listing_id": listing_id,
+        "org": publisher,
+        "status": "published",
+        "title_vi": "Dữ liệu",
+        "title_en": "Data",
+        "theme": "health",
+        "provinces": ["hue"],
+        "update_frequency": "monthly",
+        "products": ["download"],
+        "list_price": None,
+        "columns": [],
+        "latest_version": None,
+        **fields,
+    }
+    return ListingSnapshot.model_validate(facts)
+
+
 class Shop:
     """Drives one orders app: knows listings, makes quotes, places orders."""
 
@@ -69,18 +92,33 @@ class Shop:
         self.client = client
         self.signer = signer
         self.auth = auth
+        self.snapshots: dict[str, ListingSnapshot] = {}
 
     @property
     def ctx(self) -> OrdersContext:
         ctx: OrdersContext = self.client.app.state.orders  # type: ignore[attr-defined]
         return ctx
 
-    def listing(self, publisher: str) -> str:
+    @property
+    def settings(self) -> Settings:
+        settings: Settings = self.client.app.state.settings  # type: ignore[attr-defined]
+        return settings
+
+    def listing(self, publisher: str, **fields: Any) -> str:
         """A listing orders already learnt about (as from catalog.listings)."""
-        listing_id = str(uuid.uuid4())
+        listing = snapshot(str(uuid.uuid4()), publisher, **fields)
         with transaction(self.ctx.engine) as session:
-            remember_listing_owner(session, listing_id, publisher)
-        return listing_id
+            remember_listing(session, listing)
+        return self.learn(listing)
+
+    def learn(self, listing: ListingSnapshot) -> str:
+        """Remember a snapshot sent to orders, to accept its policy in later orders."""
+        self.snapshots[listing.listing_id] = listing
+        return listing.listing_id
+
+    def policy(self, listing_id: str) -> dict[str, Any]:
+        """The offer catalog would serve for the listing (the same builder, same IRI base)."""
+        return offer(self.snapshots[listing_id], self.settings.iri_base)
 
     def quote(
         self, buyer: str, listing_id: str, total: int = 1_100_000, **kw: Any
@@ -89,10 +127,26 @@ class Shop:
             self.signer, buyer_org=buyer, listing_id=listing_id, total=total, **kw
         )
 
-    def place(self, buyer: str, quote: dict[str, Any], key: str | None = None) -> Any:
+    def place(
+        self,
+        buyer: str,
+        quote: dict[str, Any],
+        key: str | None = None,
+        *,
+        accept_policy: str | bool | None = True,
+    ) -> Any:
+        """POST the order; ``accept_policy`` True accepts the listing's current policy,
+        a string sends that hash, None sends none."""
+        listing_id = str(quote["listing_id"])
+        if accept_policy is True and listing_id in self.snapshots:
+            body = order_body(quote, self.policy(listing_id))
+        else:
+            body = {"quote": quote}
+            if isinstance(accept_policy, str):
+                body["accept_policy"] = accept_policy
         return self.client.post(
             "/v1/orders",
-            json={"quote": quote},
+            json=body,
             headers=self.auth(buyer, "buyer", **{"Idempotency-Key": key or str(uuid.uuid4())}),
         )
 

@@ -28,7 +28,7 @@ from services.pricing.domain.signing import QuoteSigner
 from tests.integration.kafka_probe import read_topic_sync
 from vndx.embedded import SeaweedS3, Tansu
 
-from .conftest import Headers, Shop, orders_settings
+from .conftest import Headers, Shop, orders_settings, snapshot
 
 pytestmark = pytest.mark.integration
 
@@ -63,23 +63,10 @@ def _send(settings: Settings, *payloads: EventPayload) -> None:
     asyncio.run(send())
 
 
-def _listing_event(listing_id: str, org: str) -> catalog.ListingPublished:
-    return catalog.ListingPublished(
-        listing=catalog.ListingSnapshot(
-            listing_id=listing_id,
-            org=org,
-            status="published",
-            title_vi="Dữ liệu",
-            title_en="Data",
-            theme="health",
-            provinces=["hue"],
-            update_frequency="monthly",
-            products=["download"],
-            list_price=None,
-            columns=[],
-            latest_version=None,
-        )
-    )
+def _listing_event(shop: Shop, listing_id: str, org: str) -> catalog.ListingPublished:
+    event = catalog.ListingPublished(listing=snapshot(listing_id, org))
+    shop.learn(event.listing)
+    return event
 
 
 def _grant_issued(order: dict[str, Any]) -> access.GrantIssued:
@@ -136,8 +123,12 @@ def test_events_drive_orders_and_statements_reconcile(shop: Shop) -> None:
 
     early = shop.place(BUYER, shop.quote(BUYER, listing_a))
     assert early.status_code == 409  # nothing known about the listing yet
-    _send(settings, _listing_event(listing_a, AGENCY_A), _listing_event(listing_b, AGENCY_B))
-    _send(settings, _listing_event(listing_a, AGENCY_A))  # a repeat changes nothing
+    _send(
+        settings,
+        _listing_event(shop, listing_a, AGENCY_A),
+        _listing_event(shop, listing_b, AGENCY_B),
+    )
+    _send(settings, _listing_event(shop, listing_a, AGENCY_A))  # a repeat changes nothing
     _eventually(
         lambda: shop.place(BUYER, shop.quote(BUYER, listing_b, total=0)).status_code == 201,
         "orders to learn the listings from catalog.listings",

@@ -22,6 +22,7 @@ from sqlmodel import select
 from services.common.db import transaction
 from services.common.faults import STRIPE_AFTER_CALL
 from services.common.outbox import OutboxRow
+from services.contracts import access
 from services.contracts import orders as events
 from services.orders import handlers
 from services.orders.adapters.orm import LedgerRow, StripeEventRow
@@ -331,3 +332,81 @@ def test_cancelling_cancels_the_payment_intent_unless_it_is_paid(
     )
     assert refused.status_code == 409
     assert shop.get(BUYER, paid_at_stripe["id"]).json()["status"] == "awaiting_payment"
+
+
+def test_no_payment_intent_before_the_publisher_approves(
+    shop: Shop, stripe_api: stripe.StripeClient
+) -> None:
+    listing = shop.listing(AGENCY, approval="provider")
+    placed = shop.place(BUYER, shop.quote(BUYER, listing))
+    assert placed.status_code == 201, placed.text
+    order = placed.json()
+    assert order["status"] == "awaiting_approval"
+    assert order["payment"]["reference"] is None and order["payment"]["client_secret"] is None
+    assert handlers.resume_openings(shop.ctx, older_than=timedelta(0)) == 0
+    assert _intents_by_order(stripe_api)[order["id"]] == 0
+
+    # A PaymentIntent made behind orders' back for this order pays nothing.
+    forged = stripe_api.v1.payment_intents.create(
+        params={"amount": order["total"], "currency": "vnd", "metadata": {"order_id": order["id"]}}
+    )
+    early = _deliver(
+        shop, _event("payment_intent.succeeded", _pay_at_stripe(stripe_api, forged.id))
+    )
+    assert early.status_code == 200 and early.json()["outcome"].startswith("ignored")
+    assert shop.get(BUYER, order["id"]).json()["status"] == "awaiting_approval"
+
+    approved = shop.client.post(
+        f"/v1/orders/{order['id']}/approval",
+        json={"decision": "approve", "note": "đồng ý"},
+        headers=shop.auth(AGENCY, "provider"),
+    )
+    assert approved.status_code == 200, approved.text
+    body = approved.json()
+    assert body["status"] == "awaiting_payment"
+    assert body["payment"]["reference"].startswith("pi_") and body["payment"]["client_secret"]
+    intent = stripe_api.v1.payment_intents.retrieve(body["payment"]["reference"])
+    assert (intent.metadata["order_id"], intent.amount) == (order["id"], order["total"])
+    paid = _pay_at_stripe(stripe_api, body["payment"]["reference"])
+    assert _deliver(shop, _event("payment_intent.succeeded", paid)).json()["outcome"] == "paid"
+    assert shop.get(BUYER, order["id"]).json()["status"] == "paid"
+
+
+def test_a_terminated_grant_is_refunded_pro_rata_through_stripe(
+    shop: Shop, stripe_api: stripe.StripeClient
+) -> None:
+    order = _awaiting(shop)
+    intent_id = order["payment"]["reference"]
+    _deliver(shop, _event("payment_intent.succeeded", _pay_at_stripe(stripe_api, intent_id)))
+    terminated = access.GrantTerminated(
+        grant_id=str(uuid.uuid4()),
+        buyer_org=BUYER,
+        listing_id=order["listing_id"],
+        order_id=order["id"],
+        publisher_org=AGENCY,
+        by_org="ubgsnn",
+        by_role="regulator",
+        reason="court order 7/2026",
+        refund="pro_rata",
+        remaining_seconds=10 * 86_400,
+        period_seconds=30 * 86_400,
+    )
+    with transaction(shop.ctx.engine) as session:  # what the consumers run
+        handlers.fulfil(session, order["id"], terminated.grant_id, shop.ctx.clock())
+    for _ in range(2):  # a redelivery changes nothing
+        with transaction(shop.ctx.engine) as session:
+            handlers.terminate(session, shop.ctx.payments, terminated, shop.ctx.clock())
+    assert shop.get(BUYER, order["id"]).json()["status"] == "refund_pending"
+    assert handlers.complete_refunds(shop.ctx) >= 1
+    refunded = shop.get(BUYER, order["id"]).json()
+    expected = order["total"] * 10 // 30
+    assert refunded["status"] == "refunded"
+    assert refunded["refund"]["amount"] == expected
+    refunds = stripe_api.v1.refunds.list(params={"limit": 100}).data
+    mine = [r for r in refunds if r.payment_intent == intent_id]
+    assert len(mine) == 1 and mine[0].amount == expected
+    with transaction(shop.ctx.engine) as session:
+        lines = session.exec(select(LedgerRow).where(LedgerRow.order_id == order["id"])).all()
+    assert len(lines) == 8
+    assert sum(line.amount for line in lines if line.entry == "refund") == -expected
+    assert _outbox(shop, order["id"])[-1] == events.OrderRefunded.event_type

@@ -24,9 +24,17 @@ from services.common.events import to_record
 from services.common.kafka import KafkaPublisher
 from services.common.outbox import OutboxRow
 from services.common.settings import Settings
-from services.contracts.catalog import ColumnFacts, ListingSnapshot, VersionFacts
+from services.contracts.catalog import (
+    ALL_PURPOSES,
+    ColumnFacts,
+    ListingSnapshot,
+    OrganisationVerified,
+    Purpose,
+    Segment,
+    VersionFacts,
+)
 from services.contracts.envelope import Envelope, EventPayload
-from services.pricing.adapters.orm import QuoteRow, ValuationRow
+from services.pricing.adapters.orm import QuoteRow, ValuationRow, VerifiedOrganisationRow
 from services.pricing.api.app import create_app
 from services.pricing.context import PricingContext
 from tests.integration.conftest import service_settings
@@ -90,13 +98,20 @@ def snapshot(
     theme: str = "health",
     products: tuple[str, ...] = ("download", "sandbox"),
     created_at: datetime | None = None,
+    sensitive: bool = True,
+    allowed_purposes: tuple[Purpose, ...] = ALL_PURPOSES,
 ) -> ListingSnapshot:
-    """A real catalog snapshot of a health listing with a classified schema."""
+    """A real catalog snapshot of a health listing with a classified schema
+    (`sensitive=False`: the diagnosis column is a plain attribute)."""
     columns = [
         ColumnFacts(name="cccd", type="string", classification="direct_identifier"),
         ColumnFacts(name="birth_year", type="integer", classification="quasi_identifier"),
         ColumnFacts(name="district", type="string", classification="quasi_identifier"),
-        ColumnFacts(name="diagnosis", type="string", classification="sensitive"),
+        ColumnFacts(
+            name="diagnosis",
+            type="string",
+            classification="sensitive" if sensitive else "attribute",
+        ),
         ColumnFacts(name="visits", type="integer", classification="attribute"),
     ]
     return ListingSnapshot(
@@ -111,6 +126,7 @@ def snapshot(
         products=list(products),
         list_price=None,
         columns=columns,
+        allowed_purposes=list(allowed_purposes),
         latest_version=VersionFacts(
             version=version,
             format="csv",
@@ -172,3 +188,23 @@ def quote_events(client: TestClient, quote_id: str) -> list[dict[str, Any]]:
     with transaction(context(client).engine) as session:
         rows = session.exec(select(OutboxRow).where(col(OutboxRow.key) == quote_id)).all()
         return [Envelope.model_validate_json(row.envelope_json).data for row in rows]
+
+
+def verify_organisation(client: TestClient, org: str, segment: Segment) -> None:
+    """Publish the catalog's OrganisationVerified on the real broker and wait until pricing
+    consumed it (what an operator's `POST /v1/organisations/{code}/verification` emits)."""
+    event = OrganisationVerified(
+        code=org,
+        registered_name=f"Registered {org}",
+        segment=segment,
+        verified_by="vndx-operator",
+        verified_at=datetime.now(UTC),
+    )
+    publish(client.app.state.settings, wrap(event))  # type: ignore[attr-defined]
+
+    def stored() -> bool:
+        with transaction(context(client).engine) as session:
+            row = session.get(VerifiedOrganisationRow, org)
+            return row is not None and row.segment == segment
+
+    wait_for(stored, timeout_s=60)

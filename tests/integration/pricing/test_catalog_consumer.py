@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
 from fastapi.testclient import TestClient
+from sqlmodel import select
 
 from services.common.db import transaction
+from services.common.inbox import InboxRow
 from services.contracts.catalog import (
     ListingPublished,
     ListingRetired,
     ListingUpdated,
     ListingVersionAdded,
+    OrganisationVerified,
 )
+from services.contracts.envelope import Envelope
 from services.pricing import listings
+from services.pricing.adapters.orm import VerifiedOrganisationRow, aware
 from services.pricing.domain import load_default_policy
 from tests.integration.pricing.conftest import (
     Headers,
@@ -61,8 +67,8 @@ def test_a_new_version_is_valued_and_quotes_default_to_it(
     pricing: TestClient, auth: Headers
 ) -> None:
     settings = pricing.app.state.settings  # type: ignore[attr-defined]
-    first = snapshot(row_count=10_000)
-    second = snapshot(first.listing_id, version=2, row_count=900_000)
+    first = snapshot(row_count=10_000, sensitive=False)
+    second = snapshot(first.listing_id, version=2, row_count=900_000, sensitive=False)
     publish(
         settings,
         wrap(ListingPublished(listing=first)),
@@ -74,7 +80,12 @@ def test_a_new_version_is_valued_and_quotes_default_to_it(
     by_version = {r.version: r for r in valuations(pricing, first.listing_id)}
     assert by_version[2].dataset_value > by_version[1].dataset_value
 
-    body = {"listing_id": first.listing_id, "product": "download", "duration_days": 30}
+    body = {
+        "listing_id": first.listing_id,
+        "product": "download",
+        "duration_days": 30,
+        "purpose": "research",
+    }
     latest = pricing.post("/v1/quotes", json=body, headers=auth("startup-a"))
     older = pricing.post("/v1/quotes", json={**body, "version": 1}, headers=auth("startup-a"))
     assert latest.status_code == older.status_code == 201, latest.text
@@ -108,7 +119,12 @@ def test_a_retired_listing_takes_no_new_quotes(pricing: TestClient, auth: Header
     wait_for(retired)
     response = pricing.post(
         "/v1/quotes",
-        json={"listing_id": live.listing_id, "product": "download", "duration_days": 30},
+        json={
+            "listing_id": live.listing_id,
+            "product": "download",
+            "duration_days": 30,
+            "purpose": "research",
+        },
         headers=auth("startup-a"),
     )
     assert response.status_code == 409
@@ -124,7 +140,12 @@ def test_a_draft_listing_is_unknown_to_buyers(pricing: TestClient, auth: Headers
     wait_for(lambda: valuations(pricing, draft.listing_id))
     response = pricing.post(
         "/v1/quotes",
-        json={"listing_id": draft.listing_id, "product": "download", "duration_days": 30},
+        json={
+            "listing_id": draft.listing_id,
+            "product": "download",
+            "duration_days": 30,
+            "purpose": "research",
+        },
         headers=auth("startup-a"),
     )
     assert response.status_code == 404
@@ -133,3 +154,40 @@ def test_a_draft_listing_is_unknown_to_buyers(pricing: TestClient, auth: Headers
         f"/v1/listings/{draft.listing_id}/valuations", headers=auth(draft.org, "provider")
     )
     assert own.status_code == 200 and len(own.json()) == 1
+
+
+def test_verifications_are_applied_once_and_an_older_one_never_overrides_a_newer(
+    pricing: TestClient,
+) -> None:
+    settings = pricing.app.state.settings  # type: ignore[attr-defined]
+    org = f"cong-ty-{uuid.uuid4().hex[:6]}"
+    earlier = datetime.now(UTC) - timedelta(days=1)
+
+    def verified(segment: str, at: datetime) -> Envelope:
+        return wrap(
+            OrganisationVerified(
+                code=org,
+                registered_name="Công ty TNHH Phân tích",
+                segment=segment,  # type: ignore[arg-type]
+                verified_by="vndx-operator",
+                verified_at=at,
+            )
+        )
+
+    as_sme, as_startup = verified("sme", earlier), verified("startup", datetime.now(UTC))
+    # The newer verification, then a late delivery of an older one, twice.
+    publish(settings, as_startup, as_sme, as_sme)
+
+    def older_one_processed() -> bool:
+        with transaction(context(pricing).engine) as session:
+            statement = select(InboxRow).where(InboxRow.event_id == as_sme.id)
+            return session.exec(statement).first() is not None
+
+    wait_for(older_one_processed)
+    with transaction(context(pricing).engine) as session:
+        row = session.get(VerifiedOrganisationRow, org)
+        assert row is not None
+        assert (row.segment, aware(row.verified_at)) == (
+            "startup",
+            as_startup.payload().verified_at,
+        )

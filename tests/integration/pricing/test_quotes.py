@@ -25,6 +25,7 @@ from tests.integration.pricing.conftest import (
     quote_events,
     snapshot,
     stored_counts,
+    verify_organisation,
     wrap,
 )
 
@@ -39,11 +40,15 @@ def seed(client: TestClient, listing: ListingSnapshot) -> str:
 
 @pytest.fixture(scope="module")
 def listing_id(pricing: TestClient) -> str:
+    """A listing with a sensitive column, and two organisations an operator verified."""
+    verify_organisation(pricing, "startup-a", "startup")
+    verify_organisation(pricing, "vien-nghien-cuu", "public_interest")
     return seed(pricing, snapshot())
 
 
 def ask(client: TestClient, headers: dict[str, str], **body: Any) -> Any:
-    return client.post("/v1/quotes", json=body, headers=headers)
+    """POST /v1/quotes; the purpose defaults to research."""
+    return client.post("/v1/quotes", json={"purpose": "research", **body}, headers=headers)
 
 
 def test_a_quote_is_signed_and_verifies_with_the_published_key(
@@ -55,13 +60,14 @@ def test_a_quote_is_signed_and_verifies_with_the_published_key(
         listing_id=listing_id,
         product="download",
         duration_days=90,
-        purpose="Nghiên cứu dịch tễ",
+        purpose="research",
+        justification="Nghiên cứu dịch tễ",
     )
     assert response.status_code == 201, response.text
     quote = response.json()
     assert quote["buyer_org"] == "startup-a"
     assert quote["segment"] == "startup"
-    assert quote["purpose"] == "Nghiên cứu dịch tễ"
+    assert (quote["purpose"], quote["justification"]) == ("research", "Nghiên cứu dịch tễ")
     assert any(line["code"] == "discount.segment" for line in quote["lines"])
     additive = {"base", "multiplier", "fee", "discount", "tax"}
     assert (
@@ -82,6 +88,7 @@ def test_a_quote_is_signed_and_verifies_with_the_published_key(
         "startup-a",
         quote["policy_version"],
     )
+    assert (issued.purpose, issued.justification) == ("research", "Nghiên cứu dịch tễ")
 
 
 def test_a_tampered_quote_fails_verification(
@@ -125,6 +132,9 @@ def test_a_quote_is_visible_to_its_own_organisation_only(
         ({"duration_days": 45}, 422, "duration_days"),
         ({"duration_days": 0}, 422, "duration_days"),
         ({"extra": 1}, 422, "extra"),
+        ({"purpose": None}, 422, "purpose"),
+        ({"purpose": "espionage"}, 422, "purpose"),
+        ({"justification": "x" * 2001}, 422, "justification"),
     ],
 )
 def test_bad_requests_are_refused_naming_the_field_with_nothing_stored(
@@ -136,7 +146,13 @@ def test_bad_requests_are_refused_naming_the_field_with_nothing_stored(
     field: str,
 ) -> None:
     before = stored_counts(pricing)
-    body = {"listing_id": listing_id, "product": "download", "duration_days": 30, **change}
+    body = {
+        "listing_id": listing_id,
+        "product": "download",
+        "duration_days": 30,
+        "purpose": "research",
+        **change,
+    }
     response = pricing.post("/v1/quotes", json=body, headers=auth("startup-a"))
     assert response.status_code == status, response.text
     assert response.json()["error"]["field"] == field
@@ -146,7 +162,7 @@ def test_bad_requests_are_refused_naming_the_field_with_nothing_stored(
 def test_refusals_for_the_product_the_listing_does_not_offer_and_the_justification(
     pricing: TestClient, auth: Headers
 ) -> None:
-    download_only = seed(pricing, snapshot(products=("download",)))
+    download_only = seed(pricing, snapshot(products=("download",), sensitive=False))
     before = stored_counts(pricing)
     sandbox = ask(
         pricing, auth("startup-a"), listing_id=download_only, product="sandbox", duration_days=30
@@ -171,8 +187,109 @@ def test_refusals_for_the_product_the_listing_does_not_offer_and_the_justificati
     assert stored_counts(pricing) == before
 
 
-def test_only_buyers_ask_for_quotes(pricing: TestClient, auth: Headers, listing_id: str) -> None:
+def test_a_missing_purpose_is_refused(pricing: TestClient, auth: Headers, listing_id: str) -> None:
     body = {"listing_id": listing_id, "product": "download", "duration_days": 30}
+    response = pricing.post("/v1/quotes", json=body, headers=auth("startup-a"))
+    assert response.status_code == 422
+    assert response.json()["error"]["field"] == "purpose"
+
+
+def test_a_purpose_the_listing_does_not_allow_is_refused_naming_it(
+    pricing: TestClient, auth: Headers
+) -> None:
+    statistics_only = seed(pricing, snapshot(allowed_purposes=("statistics", "education")))
+    before = stored_counts(pricing)
+    refused = ask(
+        pricing,
+        auth("startup-a"),
+        listing_id=statistics_only,
+        product="download",
+        duration_days=30,
+        purpose="commercial_analytics",
+    )
+    assert refused.status_code == 422, refused.text
+    error = refused.json()["error"]
+    assert error["field"] == "purpose"
+    assert "commercial_analytics" in error["message"]
+    assert "statistics, education" in error["message"]
+    assert stored_counts(pricing) == before
+    allowed = ask(
+        pricing,
+        auth("startup-a"),
+        listing_id=statistics_only,
+        product="download",
+        duration_days=30,
+        purpose="statistics",
+    )
+    assert allowed.status_code == 201 and allowed.json()["purpose"] == "statistics"
+
+
+def test_an_unverified_organisation_cannot_quote_a_listing_with_sensitive_columns(
+    pricing: TestClient, auth: Headers, listing_id: str
+) -> None:
+    before = stored_counts(pricing)
+    refused = ask(
+        pricing,
+        auth("startup-unverified", segment="startup"),
+        listing_id=listing_id,
+        product="download",
+        duration_days=30,
+    )
+    assert refused.status_code == 403, refused.text
+    error = refused.json()["error"]
+    assert error["code"] == "organisation_not_verified"
+    assert "sensitive" in error["message"] and "verified" in error["message"]
+    assert stored_counts(pricing) == before
+
+
+def test_a_segment_counts_only_once_the_organisation_is_verified_in_it(
+    pricing: TestClient, auth: Headers
+) -> None:
+    plain = seed(pricing, snapshot(sensitive=False))
+    body = {"listing_id": plain, "product": "download", "duration_days": 30}
+    claimed = ask(pricing, auth("startup-later", segment="startup"), **body)
+    assert claimed.status_code == 201, claimed.text
+    quote = claimed.json()
+    assert quote["segment"] == "standard"
+    assert not [line for line in quote["lines"] if line["code"] == "discount.segment"]
+    [why] = [step for step in quote["trace"] if step["rule"] == "incentives.segments.verification"]
+    assert why["inputs"] == {"declared": "startup", "verified": "false"}
+    assert "not verified" in why["output"]
+
+    verify_organisation(pricing, "startup-later", "startup")
+    verified = ask(pricing, auth("startup-later", segment="startup"), **body).json()
+    assert verified["segment"] == "startup"
+    assert [line["code"] for line in verified["lines"]].count("discount.segment") == 1
+    assert verified["total"] < quote["total"]
+    assert not [s for s in verified["trace"] if s["rule"] == "incentives.segments.verification"]
+
+
+def test_the_public_interest_waiver_needs_a_verified_organisation(
+    pricing: TestClient, auth: Headers, listing_id: str
+) -> None:
+    plain = seed(pricing, snapshot(sensitive=False))
+    body = {
+        "listing_id": plain,
+        "product": "download",
+        "duration_days": 30,
+        "purpose": "public_service",
+        "justification": "policy research under a ministry mandate",
+    }
+    claimed = ask(pricing, auth("hoi-tu-thien", segment="public_interest"), **body).json()
+    assert claimed["total"] > 0 and claimed["segment"] == "standard"
+    waived = ask(pricing, auth("vien-nghien-cuu"), **body).json()
+    assert waived["segment"] == "public_interest"
+    assert waived["total"] == 0
+    assert [line["code"] for line in waived["lines"]].count("waiver") == 1
+
+
+def test_only_buyers_ask_for_quotes(pricing: TestClient, auth: Headers, listing_id: str) -> None:
+    body = {
+        "listing_id": listing_id,
+        "product": "download",
+        "duration_days": 30,
+        "purpose": "research",
+    }
     assert pricing.post("/v1/quotes", json=body).status_code == 401
     refused = pricing.post("/v1/quotes", json=body, headers=auth("so-y-te", "provider"))
     assert refused.status_code == 403

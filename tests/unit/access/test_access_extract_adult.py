@@ -105,7 +105,7 @@ def test_adult_from_parquet_in_small_batches_matches_the_csv_build(
         source,
         row_group_size=4000,
     )
-    monkeypatch.setattr(writer, "_BATCH_ROWS", 1000)
+    monkeypatch.setattr(writer, "BATCH_ROWS", 1000)
 
     result = build_extract(
         source, "parquet", adult_rules, PrivacyTargets(), KEY, tmp_path / "out", adult_hierarchies
@@ -115,4 +115,29 @@ def test_adult_from_parquet_in_small_batches_matches_the_csv_build(
         adult_extract.figures.model_copy(update={"information_loss": 0.0})
     )
     assert result.figures.information_loss == pytest.approx(adult_extract.figures.information_loss)
+    assert pq.read_table(result.parquet_path).equals(pq.read_table(adult_extract.parquet_path))
+
+
+def test_the_binary_search_of_released_classes_matches_the_lookup_table(
+    adult_dir: Path,
+    adult_rules: list[ColumnRule],
+    adult_hierarchies: dict[str, Path],
+    adult_extract: ExtractResult,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import services.access.anonymisation.writer as writer
+
+    monkeypatch.setattr(writer, "_MAX_TABLE_KEYS", 0)  # as if the keys were too many
+    result = build_extract(
+        adult_dir / "adult.csv",
+        "csv",
+        adult_rules,
+        PrivacyTargets(),
+        KEY,
+        tmp_path / "out",
+        adult_hierarchies,
+    )
+
+    assert result.rows_out == adult_extract.rows_out
     assert pq.read_table(result.parquet_path).equals(pq.read_table(adult_extract.parquet_path))

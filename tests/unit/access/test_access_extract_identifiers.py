@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 from uuid import UUID
 
 import pyarrow.parquet as pq
 import pytest
 
-from services.access.anonymisation import ExtractResult, build_extract
+from services.access.anonymisation import ExtractResult, build_extract, writer
 from services.access.domain import (
     AnonymisationFailed,
     ColumnRule,
@@ -79,6 +80,33 @@ def test_pseudonyms_are_stable_within_a_grant_and_differ_between_grants(
     assert not set(ids[0]) & set(ids[2])
     assert ids[0][0] == pseudonym_of(derive_grant_key(MASTER_KEY, GRANT_A), "079000000000")
     assert ids[2][0] == pseudonym_of(derive_grant_key(MASTER_KEY, GRANT_B), "079000000000")
+
+
+def test_each_released_row_keeps_its_own_pseudonym_whatever_the_batch_sizes(
+    citizens_csv: Path,
+    citizen_rules: list[ColumnRule],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Pseudonyms are hashed in a pass of their own; the writing pass, in batches of
+    # 7 rows here, must take each row's own pseudonym, not a neighbour's.
+    monkeypatch.setattr(writer, "BATCH_ROWS", 7)
+    result = build(citizens_csv, citizen_rules, tmp_path / "out", GRANT_A)
+    key = derive_grant_key(MASTER_KEY, GRANT_A)
+    source = {
+        pseudonym_of(key, row["national_id"]): row
+        for row in csv.DictReader(citizens_csv.open(encoding="utf-8"))
+    }
+    released = pq.read_table(result.parquet_path).to_pylist()
+
+    assert len(released) == result.rows_out > 250
+    for row in released:
+        original = source[row["national_id"]]
+        assert row["diagnosis"] == original["diagnosis"]
+        assert row["town"] in (original["town"], "*")
+        low, _, high = str(row["age"]).partition("-")
+        age = int(original["age"])
+        assert row["age"] in ("*", age) or int(low) <= age <= int(high or low)
 
 
 def test_k_larger_than_the_data_fails_and_releases_nothing(

@@ -151,5 +151,30 @@ def test_measured_l_equals_pycanons_own_l_diversity(
     frame = pq.read_table(result.parquet_path).to_pandas().astype(str).reset_index(drop=True)
 
     measured = measure_extract(result.parquet_path, adult_qi, ["salary-class"])
+    assert measured.checkers == ("arrow", "pycanon")
     assert measured.l == anonymity.l_diversity(frame, adult_qi, ["salary-class"])
     assert measured.k == anonymity.k_anonymity(frame, adult_qi)
+    by_arrow_alone = measure_extract(
+        result.parquet_path, adult_qi, ["salary-class"], pycanon_max_rows=0
+    )
+    assert by_arrow_alone.checkers == ("arrow",)
+    assert (by_arrow_alone.k, by_arrow_alone.l) == (measured.k, measured.l)
+
+
+def test_both_checkers_count_null_as_a_value_of_its_own(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    # Classes: (x, 1) has 3 rows and diagnoses {a, null}; (null, 1) has 2 rows, {a, b}.
+    table = pa.table(
+        {
+            "town": ["x", "x", "x", None, None],
+            "band": [1, 1, 1, 1, 1],
+            "diagnosis": ["a", None, "a", "a", "b"],
+        }
+    )
+    pq.write_table(table, tmp_path / "extract.parquet")
+
+    measured = measure_extract(tmp_path / "extract.parquet", ["town", "band"], ["diagnosis"])
+    assert measured.checkers == ("arrow", "pycanon")
+    assert (measured.rows, measured.k, measured.l) == (5, 2, 2)

@@ -11,11 +11,25 @@ from services.contracts.access import (
     GrantIssued,
     GrantQueried,
     GrantRevoked,
+    GrantTerminated,
     PrivacyFigures,
 )
-from services.contracts.catalog import ListingPublished, ListingSnapshot
+from services.contracts.catalog import (
+    ListingInspected,
+    ListingPublished,
+    ListingReviewed,
+    ListingSnapshot,
+    OrganisationVerified,
+)
 from services.contracts.envelope import Envelope, EventPayload
-from services.contracts.orders import OrderPaid, OrderRefunded
+from services.contracts.orders import (
+    OrderApproved,
+    OrderAwaitingApproval,
+    OrderPaid,
+    OrderPlaced,
+    OrderRefunded,
+    OrderRejected,
+)
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 PUBLISHER = "so-tnmt-da-nang"
@@ -159,3 +173,106 @@ def access_sequence(label: str, *, buyer: str = BUYER) -> list[EventPayload]:
         queried(listing, grant, buyer=buyer),
         revoked(listing, grant, buyer=buyer),
     ]
+
+
+POLICY_SHA256 = "5e" * 32
+AGREEMENT_SHA256 = "a9" * 32
+
+
+def agreement_sequence(label: str, *, buyer: str = BUYER) -> list[EventPayload]:
+    """Every decision of issue 12 for one listing, order and grant, in the order they happen.
+
+    Inspection and review of the listing, the buyer's verification, the order
+    placed with the hash of the usage policy it accepted, awaiting approval,
+    approved, paid, the grant issued with its agreement's hash, terminated.
+    """
+    listing, order, grant = ids(label)
+    return [
+        ListingInspected(
+            listing_id=listing,
+            org=PUBLISHER,
+            version=1,
+            passed=True,
+            rows_sampled=1000,
+            findings=[],
+        ),
+        ListingReviewed(
+            listing_id=listing,
+            org=PUBLISHER,
+            version=1,
+            decision="approve",
+            note="sensitive columns generalised",
+            by_org="vndx-operator",
+        ),
+        OrganisationVerified(
+            code=buyer,
+            registered_name=f"{buyer} JSC",
+            segment="startup",
+            verified_by="vndx-operator",
+            verified_at=T0,
+        ),
+        OrderPlaced(
+            order_id=order,
+            buyer_org=buyer,
+            listing_id=listing,
+            quote_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{label}/quote")),
+            publisher_org=PUBLISHER,
+            listing_version=1,
+            product="download",
+            duration_days=30,
+            total=1_100_000,
+            currency="VND",
+            placed_at=T0,
+            purpose="research",
+            justification="flood risk model",
+            policy_sha256=POLICY_SHA256,
+            approval="provider",
+        ),
+        OrderAwaitingApproval(
+            order_id=order,
+            buyer_org=buyer,
+            listing_id=listing,
+            publisher_org=PUBLISHER,
+            purpose="research",
+            justification="flood risk model",
+            decide_by=T0 + timedelta(days=7),
+        ),
+        OrderApproved(
+            order_id=order,
+            buyer_org=buyer,
+            listing_id=listing,
+            publisher_org=PUBLISHER,
+            by_org=PUBLISHER,
+            note="ok for research",
+        ),
+        order_paid(listing, order, buyer=buyer),
+        grant_issued(listing, order, grant, buyer=buyer).model_copy(
+            update={"agreement_sha256": AGREEMENT_SHA256, "purpose": "research"}
+        ),
+        GrantTerminated(
+            grant_id=grant,
+            buyer_org=buyer,
+            listing_id=listing,
+            order_id=order,
+            publisher_org=PUBLISHER,
+            by_org="bo-tt",
+            by_role="regulator",
+            reason="court order",
+            refund="pro_rata",
+            remaining_seconds=86_400,
+            period_seconds=30 * 86_400,
+        ),
+    ]
+
+
+def order_rejected(label: str, *, buyer: str = BUYER) -> OrderRejected:
+    listing, order, _ = ids(label)
+    return OrderRejected(
+        order_id=order,
+        buyer_org=buyer,
+        listing_id=listing,
+        publisher_org=PUBLISHER,
+        by_org=None,
+        note="no decision before the deadline",
+        automatic=True,
+    )

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import faker
 import pytest
+from hypothesis import example as hypothesis_example
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -670,6 +671,8 @@ def test_mask(value: str, kind: PiiKind, expected: str) -> None:
 
 
 @given(st.text(max_size=30), st.sampled_from(list(PiiKind)))
+@hypothesis_example("*", PiiKind.CCCD)
+@hypothesis_example("***", PiiKind.EMAIL)
 def test_mask_never_shows_a_whole_value(value: str, kind: PiiKind) -> None:
     assert value.strip() == "" or value.strip() not in mask(value, kind)
 
@@ -684,3 +687,30 @@ def test_mask_never_shows_a_whole_value(value: str, kind: PiiKind) -> None:
 def test_matching_kinds_agrees_with_each_detector(value: str) -> None:
     expected = {kind for kind, detector in DETECTORS.items() if detector(value)}
     assert matching_kinds(value) == expected
+
+
+# --- nine-digit amounts are not identity-card numbers --------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("low", "high"),
+    [(100_000_000, 999_999_999), (1_000_000, 500_000_000), (10_000, 950_000_000)],
+)
+def test_amounts_in_the_hundreds_of_millions_are_not_cmnd(low: int, high: int) -> None:
+    rng = random.Random(low)
+    amounts = [str(rng.randint(low, high)) for _ in range(ROWS)]
+    assert inspect([ColumnSample("so_tien", "attribute", amounts)]).passed
+
+
+@pytest.mark.parametrize(
+    "gen",
+    [
+        gen_cmnd,
+        lambda rng: f"{rng.randint(0, 999_999_999):09d}",  # zero-padded at random
+        lambda rng: str(rng.randint(100_000_000, 389_999_999)),  # no zero, but all 01-38
+    ],
+)
+def test_cmnd_columns_stay_findings(gen: Callable[[random.Random], str]) -> None:
+    rng = random.Random(7)
+    report = inspect([ColumnSample(HIDDEN, "attribute", [gen(rng) for _ in range(ROWS)])])
+    assert [f.pattern for f in report.findings] == [PiiKind.CMND]

@@ -172,3 +172,35 @@ def test_quality_weights_and_freshness_decay() -> None:
     assert freshness("once", None, today) == 1.0
     assert quality_score(1.0, 1.0, 1.0) == 1.0
     assert quality_score(0.5, 1.0, 1.0) == 0.8
+
+
+def test_a_new_version_with_findings_is_not_released_to_buyers() -> None:
+    finding = FindingFacts(
+        column="c0", pattern="cccd", share=0.8, matched=8, non_empty=10, examples=["001****45"]
+    )
+    listing = _listing("attribute")
+    listing.add_version(_version(1))
+    listing.publish()
+    listing.add_version(_version(2, findings=[finding]))
+    released = listing.released_version()
+    assert released is not None and released.version == 1
+    declared = Schema(
+        columns=[Column(name="c0", type="string", classification="direct_identifier")]
+    )
+    listing.update(listing.metadata, declared)
+    released = listing.released_version()
+    assert released is not None and released.version == 2
+
+
+def test_a_new_version_of_a_sensitive_listing_waits_for_its_review() -> None:
+    listing = _listing("sensitive")
+    listing.add_version(_version(1))
+    assert listing.released_version() is None
+    listing.review("approve", "ok", "ops")
+    listing.publish()
+    listing.add_version(_version(2))
+    assert [listing.released_version().version] == [1]  # type: ignore[union-attr]
+    listing.review("reject", "too fine", "ops")
+    assert [listing.released_version().version] == [1]  # type: ignore[union-attr]
+    listing.review("approve", "coarsened", "ops")
+    assert [listing.released_version().version] == [2]  # type: ignore[union-attr]

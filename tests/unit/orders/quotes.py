@@ -40,7 +40,8 @@ def quote_document(
     total: int = 1_100_000,
     issued_at: datetime | None = None,
     ttl: timedelta = timedelta(minutes=30),
-    purpose: str | None = "Nghiên cứu thị trường",
+    purpose: str | None = "research",
+    justification: str | None = "Nghiên cứu thị trường lao động",
 ) -> dict[str, Any]:
     """A signed quote as pricing's API returns it (JSON data)."""
     issued = issued_at or datetime.now(UTC)
@@ -74,6 +75,7 @@ def quote_document(
         buyer_org=buyer_org,
         segment="startup",
         purpose=purpose,
+        justification=justification,
         lines=tuple(lines),
         trace=(TraceStep(rule="valuation.base", inputs={"rows": "1000"}, output=str(total - vat)),),
         total=total,

@@ -30,6 +30,12 @@ ALLOWED: set[tuple[OrderStatus, OrderStatus]] = {
     (S.PAID, S.FULFILLED),
     (S.PAID, S.REFUND_PENDING),
     (S.REFUND_PENDING, S.REFUNDED),
+    (S.PLACED, S.AWAITING_APPROVAL),
+    (S.AWAITING_APPROVAL, S.REJECTED),
+    (S.AWAITING_APPROVAL, S.CANCELLED),
+    (S.PAID, S.TERMINATED),
+    (S.FULFILLED, S.TERMINATED),
+    (S.FULFILLED, S.REFUND_PENDING),
 }
 
 
@@ -71,6 +77,8 @@ def order_in(status: OrderStatus, total: int = 1_100_000) -> Order:
         payment_window=timedelta(days=3),
     )
     order.status = status
+    if status not in (S.PLACED, S.AWAITING_APPROVAL):
+        order.payment_ref = "ref-0"
     return order
 
 
@@ -83,6 +91,9 @@ ACTIONS: dict[OrderStatus, Callable[[Order], None]] = {
     S.PAYMENT_FAILED: lambda o: o.fail_payment("card declined"),
     S.REFUND_PENDING: lambda o: o.request_refund("grant failed"),
     S.REFUNDED: lambda o: o.complete_refund("re_1", NOW),
+    S.AWAITING_APPROVAL: lambda o: o.await_approval(NOW + timedelta(days=7)),
+    S.REJECTED: lambda o: o.reject(None, "no decision by the deadline", NOW),
+    S.TERMINATED: lambda o: o.terminate("breach of the usage policy", NOW),
 }
 
 PAIRS = [(source, target) for source in S for target in ACTIONS]

@@ -8,6 +8,9 @@ from typing import Any
 
 import httpx
 
+from services.common.usage_policy import offer
+from services.contracts.catalog import ListingSnapshot
+
 NOW = "2026-11-20T10:00:00+00:00"
 LISTING_ID = "11111111-1111-1111-1111-111111111111"
 
@@ -62,6 +65,69 @@ def listing(**overrides: Any) -> dict[str, Any]:
     return value
 
 
+def policy(**overrides: Any) -> dict[str, Any]:
+    """The catalog's ODRL offer for the fake listing (built as the catalog builds it)."""
+    snapshot = ListingSnapshot(
+        listing_id=LISTING_ID,
+        org="gso",
+        status="published",
+        title_vi="Điều tra dân số Adult",
+        title_en="Adult census",
+        theme="population",
+        provinces=[],
+        update_frequency="once",
+        products=["download", "sandbox"],
+        list_price=None,
+        columns=[],
+        latest_version=None,
+        allowed_purposes=["research", "statistics"],
+        **overrides,
+    )
+    return offer(snapshot, "https://catalog.test")
+
+
+def preview() -> dict[str, Any]:
+    return {
+        "listing_id": LISTING_ID,
+        "version": 1,
+        "row_count": 30162,
+        "k": 5,
+        "columns": [
+            {
+                "name": "age",
+                "classification": "quasi_identifier",
+                "profile": {
+                    "kind": "histogram",
+                    "bins": [{"from": 17, "to": 40, "count": 15000}],
+                    "values": 30162,
+                    "nulls": 0,
+                },
+            },
+            {
+                "name": "native-country",
+                "classification": "quasi_identifier",
+                "profile": {
+                    "kind": "categorical",
+                    "top": [
+                        {"value": "United-States", "count": 27504},
+                        {"value": "Holand-Netherlands", "count": "<5"},
+                    ],
+                    "other": 2657,
+                    "nulls": 0,
+                },
+            },
+            {
+                "name": "name",
+                "classification": "direct_identifier",
+                "profile": {"kind": "withheld"},
+            },
+        ],
+        "synthetic_rows": [
+            {"synthetic": True, "values": {"age": 33, "native-country": "United-States"}}
+        ],
+    }
+
+
 VOCABULARY = {
     "themes": {"population": {"vi": "Dân số", "en": "Population"}},
     "provinces": {"ha-noi": "Hà Nội", "da-nang": "Đà Nẵng"},
@@ -83,7 +149,14 @@ class FakeApis:
             "/v1/listings",
             {"items": [listing()], "page": 1, "page_size": 20, "total": 1},
         )
-        self.answer("GET", "catalog", f"/v1/listings/{LISTING_ID}", listing())
+        self.answer(
+            "GET",
+            "catalog",
+            f"/v1/listings/{LISTING_ID}",
+            listing(allowed_purposes=["research", "statistics"], approval="automatic"),
+        )
+        self.answer("GET", "catalog", f"/v1/listings/{LISTING_ID}/policy", policy())
+        self.answer("GET", "access", f"/v1/listings/{LISTING_ID}/preview", preview())
         self.answer(
             "GET",
             "pricing",

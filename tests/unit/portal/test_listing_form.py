@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+from starlette.datastructures import FormData
+
 from services.portal.backends import BackendError
-from services.portal.listing_form import FieldErrors, api_errors, column_line, parse_columns
+from services.portal.listing_form import (
+    FieldErrors,
+    api_errors,
+    column_line,
+    listing_body,
+    parse_columns,
+)
 
 LABEL = "Line {line}:"
 
@@ -44,3 +52,26 @@ def test_a_catalog_error_on_a_column_lands_on_its_text_line() -> None:
     errors = api_errors(refusal, source, LABEL)
     assert errors.by_field["columns"] == ["Line 3: Input should be 'attribute'"]
     assert errors.by_field["title_vi"] == ["too short"]
+
+
+def test_usage_terms_reach_the_catalog_and_its_errors_come_back_to_their_field() -> None:
+    form = FormData(
+        [
+            ("allowed_purposes", "research"),
+            ("allowed_purposes", "education"),
+            ("approval", "provider"),
+            ("min_k", "10"),
+            ("min_group_size", "many"),
+            ("columns", "a, string, attribute"),
+        ]
+    )
+    errors = FieldErrors()
+    body = listing_body(form, errors, LABEL, "Enter a whole number.")
+    assert body["allowed_purposes"] == ["research", "education"]
+    assert body["approval"] == "provider" and body["min_k"] == 10
+    assert body["buyer_may_terminate"] is False
+    assert errors.by_field["min_group_size"] == ["Enter a whole number."]
+    refusal = BackendError(
+        422, "invalid_request", "bad", errors=[{"field": "allowed_purposes", "message": "empty"}]
+    )
+    assert api_errors(refusal, "", LABEL).by_field["allowed_purposes"] == ["empty"]

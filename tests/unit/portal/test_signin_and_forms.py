@@ -117,6 +117,7 @@ def test_a_refused_quote_is_shown_next_to_its_field(client: TestClient, apis: Fa
             "listing_id": LISTING_ID,
             "product": "download",
             "duration_days": "45",
+            "purpose": "research",
         },
     )
     assert page.status_code == 422

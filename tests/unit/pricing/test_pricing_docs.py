@@ -9,10 +9,19 @@ from services.pricing.domain import Policy
 from .worked_example import END, START, render, worked_quote
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "pricing.md"
+README = Path(__file__).resolve().parents[3] / "README.md"
 
 
 def test_the_worked_example_in_the_docs_is_what_the_engine_computes() -> None:
     text = DOC.read_text(encoding="utf-8")
+
+    documented = text[text.index(START) : text.index(END) + len(END)]
+
+    assert documented == render()
+
+
+def test_the_readme_shows_the_same_worked_example() -> None:
+    text = README.read_text(encoding="utf-8")
 
     documented = text[text.index(START) : text.index(END) + len(END)]
 

@@ -1,0 +1,126 @@
+"""Listing terms, agreements and terminations stored on SQLite and PostgreSQL alike.
+
+The consumer's and the builder's steps run against a fresh database of each kind:
+a listing's terms replace the older ones, ``min_k`` only raises k, the agreement
+is stored canonical (its bytes hash to the recorded SHA-256) and the grant view's
+facts come back by id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from services.access import listing_terms
+from services.access.adapters.orm import ACCESS_TABLES
+from services.access.domain import PrivacyTargets
+from services.access.domain.grant import Grant, MeasuredPrivacy
+from services.common import usage_policy
+from services.common.db import create_tables, make_engine, transaction
+from services.contracts._base import RevenueSplit
+from services.contracts.catalog import ListingSnapshot
+from services.contracts.orders import OrderPaid
+
+NOW = datetime(2026, 5, 4, 3, 0, tzinfo=UTC)
+IRI = "https://vndx.example"
+
+
+def _snapshot(listing_id: str, **terms: object) -> ListingSnapshot:
+    return ListingSnapshot(
+        listing_id=listing_id,
+        org="gso",
+        status="published",
+        title_vi="Thử",
+        title_en="Test",
+        theme="population",
+        provinces=[],
+        update_frequency="once",
+        products=["download"],
+        list_price=None,
+        columns=[],
+        latest_version=None,
+        **terms,  # type: ignore[arg-type]
+    )
+
+
+def _paid(listing_id: str, policy: str) -> OrderPaid:
+    return OrderPaid(
+        order_id=str(uuid.uuid4()),
+        buyer_org="lab",
+        listing_id=listing_id,
+        quote_id=str(uuid.uuid4()),
+        publisher_org="gso",
+        listing_version=1,
+        product="download",
+        duration_days=30,
+        total=1_100_000,
+        currency="VND",
+        split=RevenueSplit(
+            platform_fee=100_000, agency_share=800_000, budget_share=100_000, vat=100_000
+        ),
+        payment_provider="local",
+        paid_at=NOW,
+        purpose="education",
+        policy_sha256=policy,
+    )
+
+
+def test_terms_agreement_and_termination_round_trip(database_url: str) -> None:
+    engine = make_engine(database_url)
+    create_tables(engine, ACCESS_TABLES)
+    listing_id, grant_id = str(uuid.uuid4()), str(uuid.uuid4())
+    defaults = PrivacyTargets(k=5)
+    try:
+        with transaction(engine) as session:
+            listing_terms.remember_terms(session, _snapshot(listing_id, min_k=3))
+        with transaction(engine) as session:
+            assert listing_terms.targets_for(session, listing_id, defaults).k == 5
+            newer = _snapshot(listing_id, min_k=9, min_group_size=40, buyer_may_terminate=False)
+            listing_terms.remember_terms(session, newer)
+        with transaction(engine) as session:
+            assert listing_terms.targets_for(session, listing_id, defaults).k == 9
+            assert listing_terms.sandbox_threshold(session, listing_id, defaults) == 40
+            assert listing_terms.buyer_may_terminate(session, listing_id) is False
+            unknown = str(uuid.uuid4())
+            assert listing_terms.sandbox_threshold(session, unknown, defaults) == 5
+            policy = usage_policy.policy_sha256(usage_policy.offer(newer, IRI))
+            listing_terms.remember_order(session, grant_id, _paid(listing_id, policy))
+
+        grant = Grant(
+            id=grant_id,
+            order_id="o",
+            listing_id=listing_id,
+            listing_version=1,
+            publisher_org="gso",
+            buyer_org="lab",
+            product="download",
+            duration_days=30,
+            created_at=NOW,
+        )
+        grant.issue(MeasuredPrivacy(9, None, 0.0, 0.1), 10, [], NOW)
+        with transaction(engine) as session:
+            made = listing_terms.make_agreement(session, grant, IRI)
+        with transaction(engine) as session:
+            stored = listing_terms.grant_terms(session, grant_id)
+            assert stored is not None and stored.agreement_json is not None
+            assert hashlib.sha256(stored.agreement_json.encode()).hexdigest() == made.sha256
+            document = json.loads(stored.agreement_json)
+            assert document["vndx:acceptedOffer"] == policy and made.purpose == "education"
+            assert listing_terms.agreement_facts(session, [grant_id, "other"]) == {
+                grant_id: ("education", made.sha256)
+            }
+            later = NOW + timedelta(days=3)
+            listing_terms.record_termination(session, grant_id, "mic", "regulator", "full", later)
+        with transaction(engine) as session:
+            ended = listing_terms.grant_terms(session, grant_id)
+            assert ended is not None and (ended.refund, ended.terminated_by_role) == (
+                "full",
+                "regulator",
+            )
+            at = ended.terminated_at
+            assert at is not None
+            assert (at if at.tzinfo else at.replace(tzinfo=UTC)) == later
+    finally:
+        engine.dispose()

@@ -1,0 +1,254 @@
+"""A whole purchase with every service on PostgreSQL, and downloads through a public host.
+
+The five services run as real processes (uvicorn) on the real Tansu broker and
+SeaweedFS, each with its own PostgreSQL database. Buyers reach the object store
+through another address than the services do (``s3_public_endpoint``): a plain
+TCP relay stands in for the exchange's public front, which forwards the buyer's
+request, Host header and all. Download URLs must be signed for that public host.
+
+publish -> quote -> accept the usage policy and order (local invoice) -> settle
+-> paid -> grant -> download through the public host -> revoke -> the URL is dead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import psycopg
+import pytest
+
+from services.common.auth import TokenIssuer
+from services.common.settings import Settings
+from tests.policy_acceptance import accepted_order_body
+from vndx.demo_data import adult_listing
+from vndx.embedded import Postgres
+from vndx.stack import EmbeddedStack, StackConfig
+
+SERVICES = ("catalog", "pricing", "orders", "access", "audit")
+
+
+class TcpRelay:
+    """Forwards every connection on a loopback port to ``target``, bytes unchanged."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self.listener.getsockname()[1])
+        self.connections = 0
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return  # closed
+            self.connections += 1
+            upstream = socket.create_connection(self.target)
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=_pump, args=(source, sink), daemon=True).start()
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def _pump(source: socket.socket, sink: socket.socket) -> None:
+    try:
+        while chunk := source.recv(65536):
+            sink.sendall(chunk)
+    except OSError:
+        pass
+    finally:
+        for end in (source, sink):
+            with contextlib.suppress(OSError):
+                end.shutdown(socket.SHUT_RDWR)
+
+
+class PostgresStack(EmbeddedStack):
+    """The embedded stack with each service on its own PostgreSQL database."""
+
+    def __init__(self, config: StackConfig, databases: dict[str, str]) -> None:
+        super().__init__(config)
+        self.databases = databases
+
+    def service_env(self, service: str) -> dict[str, str]:
+        env = super().service_env(service)
+        if service in self.databases:
+            env["VNDX_DATABASE_URL"] = self.databases[service]
+        return env
+
+
+@pytest.fixture(scope="module")
+def exchange(
+    postgres: Postgres, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[PostgresStack, TcpRelay, dict[str, str]]]:
+    databases = {}
+    for service in SERVICES:
+        name = f"{service}_{uuid.uuid4().hex[:8]}"
+        postgres.create_database(name)
+        databases[service] = postgres.dsn(name)
+    config = StackConfig.on_free_ports(tmp_path_factory.mktemp("pg-purchase"), services=SERVICES)
+    config.extra_env.update(
+        {"VNDX_OUTBOX_POLL_INTERVAL_S": "0.2", "VNDX_GRANT_BUILD_POLL_INTERVAL_S": "0.2"}
+    )
+    stack = PostgresStack(config, databases)
+    relay: TcpRelay | None = None
+    try:
+        stack.start_infrastructure()
+        host, port = stack.s3.endpoint.rsplit(":", 1)
+        relay = TcpRelay((host, int(port)))
+        config.extra_env["VNDX_S3_PUBLIC_ENDPOINT"] = f"http://localhost:{relay.port}"
+        for service in SERVICES:
+            stack.start_service(service)
+        yield stack, relay, databases
+    finally:
+        stack.stop()
+        if relay is not None:
+            relay.close()
+
+
+def _until(what: str, probe: Callable[[], Any], timeout: float = 120) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = probe()
+        if result:
+            return result
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.3)
+
+
+def _grant_status(access_dsn: str, grant_id: str) -> str:
+    conninfo = access_dsn.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(conninfo) as connection:
+        row = connection.execute("SELECT status FROM grants WHERE id = %s", (grant_id,)).fetchone()
+    assert row is not None, "the grant is not in access's PostgreSQL database"
+    return str(row[0])
+
+
+def test_a_purchase_on_postgresql_downloads_through_the_public_host_until_revoked(
+    exchange: tuple[PostgresStack, TcpRelay, dict[str, str]], adult_dir: Path
+) -> None:
+    stack, relay, databases = exchange
+    settings = Settings(data_dir=stack.data_dir)
+    issuer = TokenIssuer(settings.private_key_path.read_bytes(), issuer="vndx", audience="vndx-api")
+
+    def as_(org: str, role: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {issuer.issue(org, role)}"}  # type: ignore[arg-type]
+
+    buyer_org = f"startup-{uuid.uuid4().hex[:6]}"
+    provider, buyer = as_("gso", "provider"), as_(buyer_org, "buyer")
+    operator, regulator = as_("vndx-ops", "operator"), as_("ubgsnn", "regulator")
+    catalog = httpx.Client(base_url=stack.url("catalog"), timeout=60)
+    pricing = httpx.Client(base_url=stack.url("pricing"), timeout=30)
+    orders = httpx.Client(base_url=stack.url("orders"), timeout=30)
+    access = httpx.Client(base_url=stack.url("access"), timeout=30)
+
+    listing = catalog.post("/v1/listings", json=adult_listing(adult_dir), headers=provider)
+    assert listing.status_code == 201, listing.text
+    listing_id = listing.json()["id"]
+    catalog.post(
+        f"/v1/listings/{listing_id}/versions",
+        content=(adult_dir / "adult.csv").read_bytes(),
+        headers={**provider, "Content-Type": "text/csv"},
+    ).raise_for_status()
+    catalog.post(
+        f"/v1/listings/{listing_id}/review", json={"decision": "approve"}, headers=operator
+    ).raise_for_status()
+    catalog.post(f"/v1/listings/{listing_id}/publish", headers=provider).raise_for_status()
+    # Adult has sensitive columns: only a verified organisation may quote it.
+    catalog.post(
+        f"/v1/organisations/{buyer_org}/verification",
+        json={
+            "tax_code": "0100109106",
+            "registered_name": "Công ty CP Khởi nghiệp",
+            "segment": "startup",
+        },
+        headers=operator,
+    ).raise_for_status()
+
+    def ask_quote() -> dict[str, Any] | None:
+        response = pricing.post(
+            "/v1/quotes",
+            json={
+                "listing_id": listing_id,
+                "product": "download",
+                "duration_days": 30,
+                "purpose": "research",
+                "justification": "income inequality by occupation",
+            },
+            headers=buyer,
+        )
+        # 404 / 403: pricing has not learnt the listing or the verification yet.
+        assert response.status_code in (201, 403, 404), response.text
+        quote: dict[str, Any] = response.json() if response.status_code == 201 else {}
+        return quote if quote.get("segment") == "startup" else None
+
+    quote = _until("pricing to learn the listing", ask_quote)
+    body = accepted_order_body(stack.url("catalog"), quote, buyer)
+
+    def place() -> dict[str, Any] | None:
+        response = orders.post(
+            "/v1/orders", json=body, headers={**buyer, "Idempotency-Key": quote["id"]}
+        )
+        assert response.status_code in (200, 201, 404, 409), response.text
+        return response.json() if response.status_code in (200, 201) else None
+
+    order = _until("orders to learn the listing", place)
+    if order["status"] != "paid":
+        assert order["payment"]["provider"] == "local"
+        settled = orders.post(f"/v1/orders/{order['id']}/settle", headers=operator)
+        assert settled.status_code == 200, settled.text
+
+    def issued_grant() -> dict[str, Any] | None:
+        grants = access.get("/v1/grants", headers=buyer).json()["items"]
+        mine = [g for g in grants if g["order_id"] == order["id"] and g["status"] == "issued"]
+        return mine[0] if mine else None
+
+    grant = _until("the grant to be issued", issued_grant, timeout=180)
+    assert grant["privacy"]["k"] >= 5
+    assert _grant_status(databases["access"], grant["id"]) == "issued"
+
+    download = access.post(
+        f"/v1/grants/{grant['id']}/download", json={"format": "csv"}, headers=buyer
+    )
+    assert download.status_code == 200, download.text
+    url = download.json()["url"]
+    assert urlsplit(url).netloc == f"localhost:{relay.port}"
+
+    relayed_before = relay.connections
+    fetched = httpx.get(url, timeout=30)
+    assert fetched.status_code == 200, fetched.text[:300]
+    assert relay.connections > relayed_before
+    header = fetched.text.splitlines()[0]
+    assert "age" in header and "salary-class" in header
+    # The signature covers the public host: the same request sent to the internal
+    # address (another Host header) is refused.
+    internal = urlsplit(url)._replace(netloc=stack.s3.endpoint).geturl()
+    assert httpx.get(internal, timeout=30).status_code == 403
+
+    revoked = access.post(
+        f"/v1/grants/{grant['id']}/revoke",
+        json={"reason": "court order 12/2026"},
+        headers=regulator,
+    )
+    assert revoked.status_code == 200, revoked.text
+    assert _grant_status(databases["access"], grant["id"]) == "revoked"
+    # The extract is deleted: SeaweedFS answers a valid signature on a deleted object
+    # with 404 NoSuchKey (a 403 would need a signing key revoked with the grant).
+    dead = _until(
+        "the URL to stop working",
+        lambda: (r := httpx.get(url, timeout=10)).status_code != 200 and r,
+        timeout=30,
+    )
+    assert dead.status_code in (403, 404), dead.text[:300]
+    assert b"salary-class" not in dead.content
