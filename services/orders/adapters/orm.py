@@ -83,7 +83,7 @@ class ListingRow(SQLModel, table=True):
     facts its usage policy (ODRL offer) is rebuilt from to check what the buyer accepted.
     """
 
-    __tablename__ = "listings"
+    __tablename__ = "order_listings"  # not "listings": the catalog has that table
 
     listing_id: str = Field(primary_key=True, max_length=64)
     org: str = Field(max_length=64)

@@ -18,6 +18,7 @@ PAGE_SIZE = 20
 VOCABULARY_TTL_S = 300.0
 SYNTHETIC_ROWS = 10
 PREVIEW_TIMEOUT_S = 20.0
+PREVIEW_ATTEMPTS = 40
 
 
 def _(message: str) -> str:
@@ -158,14 +159,17 @@ async def listing_page(
     return await listing_view(request, listing_id, renews=renews or None)
 
 
-async def preview_of(request: Request, listing_id: str) -> tuple[dict[str, Any] | None, str | None]:
-    """Access's anonymised preview of the listing, or the sentence saying why there is none.
+async def preview_of(
+    request: Request, listing_id: str
+) -> tuple[dict[str, Any] | None, str | None, bool]:
+    """Access's anonymised preview of the listing, or the sentence saying why there is none,
+    and whether asking again later may help.
 
     The first preview of a version is computed by access (an anonymised extract), so it
     is fetched apart from the listing page, which never waits for it.
     """
     if not session_of(request).signed_in:
-        return None, None
+        return None, None, False
     try:
         found: dict[str, Any] = await portal_of(request).backends.get(
             "access",
@@ -178,20 +182,29 @@ async def preview_of(request: Request, listing_id: str) -> tuple[dict[str, Any] 
         if exc.status == 401:
             raise
         if exc.status == 403:
-            return None, gettext(request, "Previews are shown to signed-in buyers.")
+            return None, gettext(request, "Previews are shown to signed-in buyers."), False
         if exc.status in (404, 409):
-            return None, gettext(
-                request,
-                "The preview appears once the latest version has been inspected and profiled.",
+            # Access may not have learnt of a just-published version yet.
+            message = _(
+                "The preview appears once the latest version has been inspected and profiled."
             )
-        return None, gettext(request, STILL_COMPUTING)
-    return found, None
+            return None, gettext(request, message), True
+        return None, gettext(request, STILL_COMPUTING), True
+    return found, None, False
 
 
 @router.get("/listings/{listing_id}/preview", response_class=HTMLResponse)
-async def preview_page(request: Request, listing_id: str) -> HTMLResponse:
-    """The preview section: swapped into the listing page by htmx, or a page of its own."""
-    preview, preview_error = await preview_of(request, listing_id)
+async def preview_page(
+    request: Request,
+    listing_id: str,
+    attempt: Annotated[int, Query(ge=0, le=PREVIEW_ATTEMPTS)] = 0,
+) -> HTMLResponse:
+    """The preview section: swapped into the listing page by htmx, or a page of its own.
+
+    While access cannot answer yet, the section asks again every 3 s, at most
+    ``PREVIEW_ATTEMPTS`` times.
+    """
+    preview, preview_error, retriable = await preview_of(request, listing_id)
     partial = request.headers.get("hx-request") is not None
     context: dict[str, Any] = {
         "listing": {"id": listing_id},
@@ -199,9 +212,8 @@ async def preview_page(request: Request, listing_id: str) -> HTMLResponse:
         "preview_error": preview_error,
         "loaded": True,
     }
-    if partial and preview is None and preview_error == gettext(request, STILL_COMPUTING):
-        # Access is still computing the first preview of this version: ask again shortly.
-        context.update(loaded=False, retry=True)
+    if partial and retriable and attempt < PREVIEW_ATTEMPTS:
+        context.update(loaded=False, retry=attempt + 1)
     if partial:
         return render(request, "partials/preview.html", **context)
     listing = await portal_of(request).backends.get(

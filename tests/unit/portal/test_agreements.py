@@ -506,7 +506,11 @@ def test_a_preview_still_being_computed_is_asked_for_again(
     )
     sign_in(client, "startup-a", "buyer")
     page = client.get(f"/listings/{LISTING_ID}/preview", headers={"HX-Request": "true"}).text
-    assert 'hx-trigger="load delay:3s"' in page
+    assert 'hx-trigger="load delay:3s"' in page and "preview?attempt=1" in page
+    last = client.get(
+        f"/listings/{LISTING_ID}/preview?attempt=40", headers={"HX-Request": "true"}
+    ).text
+    assert "hx-trigger" not in last
 
 
 def test_a_regulator_pages_through_every_matching_record(
