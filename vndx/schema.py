@@ -90,10 +90,21 @@ def migrate_database(engine: Engine, service: str) -> None:
 
 
 def differences(engine: Engine, service: str) -> list[object]:
-    """What the declared tables have that ``engine``'s database lacks (empty: in step)."""
+    """What the declared tables have that ``engine``'s database lacks (empty: in step).
+
+    What the database has beyond them (the catalog's full-text search tables, made at
+    start) is not a difference.
+    """
     with engine.connect() as connection:
-        ops = produce_migrations(_comparing_context(connection, service), _metadata(service))
+        context = _comparing_context(connection, service, include_object=_declared)
+        ops = produce_migrations(context, _metadata(service))
     return list(ops.upgrade_ops.ops) if ops.upgrade_ops else []
+
+
+def _declared(
+    _object: object, _name: str | None, _type: str, reflected: bool, compare_to: object
+) -> bool:
+    return not (reflected and compare_to is None)
 
 
 def new_revision(service: str, message: str) -> Path | None:
@@ -161,12 +172,13 @@ def _metadata(service: str) -> MetaData:
     return metadata
 
 
-def _comparing_context(connection: object, service: str) -> MigrationContext:
+def _comparing_context(connection: object, service: str, **options: object) -> MigrationContext:
     return MigrationContext.configure(
         connection,  # type: ignore[arg-type]
         opts={
             "version_table": version_table(service),
             "render_as_batch": True,
             "compare_type": True,
+            **options,
         },
     )
