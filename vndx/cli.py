@@ -16,12 +16,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from services.catalog.adapters.orm import CATALOG_TABLES
 from services.catalog.handlers import register_organisation
 from services.common.auth import ROLES, Role, TokenIssuer, ensure_keypair
-from services.common.db import create_tables, make_engine
+from services.common.db import make_engine
 from services.common.settings import Settings, load_settings
 from vndx.commands import audit, dlq, grants, ops, orders, outbox, policy, price
+from vndx.schema import migrate_database
 from vndx.stack import SERVICES, EmbeddedStack, StackConfig
 
 app = typer.Typer(
@@ -103,7 +103,7 @@ def token(
         _fail("--org must be 1-64 letters, digits, '-', '_' or '.'")
     ensure_keypair(settings.private_key_path, settings.public_key_path)
     engine = make_engine(settings.resolved_database_url)
-    create_tables(engine, CATALOG_TABLES)
+    migrate_database(engine, "catalog")
     register_organisation(engine, org)
     issuer = TokenIssuer(
         settings.private_key_path.read_bytes(),

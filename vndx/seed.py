@@ -17,12 +17,12 @@ import httpx
 from rich.console import Console
 from rich.progress import Progress
 
-from services.catalog.adapters.orm import CATALOG_TABLES
 from services.catalog.handlers import register_organisation
 from services.common.auth import TokenIssuer, ensure_keypair
-from services.common.db import create_tables, make_engine
+from services.common.db import make_engine
 from services.common.settings import Settings
 from vndx.demo_data import DEMO_BUYERS, adult_listing, demo_datasets
+from vndx.schema import migrate_database
 
 
 class SeedError(RuntimeError):
@@ -120,7 +120,7 @@ def seed_demo(settings: Settings, adult_dir: Path, console: Console) -> list[tup
             update={"service_name": "catalog", "database_url": None}
         ).resolved_database_url
     )
-    create_tables(engine, CATALOG_TABLES)
+    migrate_database(engine, "catalog")
     rng = random.Random(20251125)
     register_organisation(engine, "vndx-ops", "Vận hành sàn giao dịch dữ liệu")
     operator = issuer.issue("vndx-ops", "operator")

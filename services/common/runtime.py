@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import Engine, Table, text
 
@@ -19,6 +20,7 @@ from services.common.db import create_tables, make_engine
 from services.common.faults import FaultInjector
 from services.common.inbox import InboxRow
 from services.common.kafka import ConsumerStats, EventConsumer, Handler, KafkaPublisher
+from services.common.migrations import upgrade
 from services.common.objectstore import ObjectStore
 from services.common.outbox import OutboxRelay, OutboxRow
 from services.common.settings import Settings
@@ -44,8 +46,11 @@ class ServiceRuntime:
         tables: Sequence[Table],
         consumers: Sequence[ConsumerSpec] = (),
         engine: Engine | None = None,
+        migrations: Path | None = None,
     ) -> None:
+        """``migrations``: the service's Alembic scripts; without them, tables are created."""
         self.settings = settings
+        self._migrations = migrations
         self.engine = engine or make_engine(settings.resolved_database_url)
         self._tables = [*COMMON_TABLES, *tables]
         self.faults = FaultInjector(settings.fault_injection)
@@ -79,7 +84,10 @@ class ServiceRuntime:
         return [*own, *self.external_consumers]
 
     def migrate(self) -> None:
-        create_tables(self.engine, self._tables)
+        if self._migrations is not None:
+            upgrade(self.engine, self._migrations, self.settings.service_name, self._tables)
+        else:
+            create_tables(self.engine, self._tables)
 
     async def start(self, *, relay: bool = True, consume: bool = True) -> None:
         self.settings.check_production_secrets()

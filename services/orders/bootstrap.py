@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from datetime import timedelta
+from pathlib import Path
 
 from services.common.db import is_sqlite
 from services.common.runtime import ServiceRuntime
@@ -16,6 +17,9 @@ from services.orders.adapters.payments import PaymentPort
 from services.orders.adapters.stripe_gateway import StripeGateway
 from services.orders.consumers import consumer_specs
 from services.orders.handlers import ListingTerms, OrdersContext
+
+#: This service's Alembic revisions.
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
 def payment_port(settings: Settings) -> PaymentPort:
@@ -36,7 +40,9 @@ def build(settings: Settings) -> tuple[ServiceRuntime, OrdersContext]:
     def forget(listing_id: str) -> None:
         listings.pop(listing_id, None)
 
-    runtime = ServiceRuntime(settings, ORDERS_TABLES, consumer_specs(payments, forget))
+    runtime = ServiceRuntime(
+        settings, ORDERS_TABLES, consumer_specs(payments, forget), migrations=MIGRATIONS
+    )
     ctx = OrdersContext(
         engine=runtime.engine,
         payments=payments,

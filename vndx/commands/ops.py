@@ -11,7 +11,6 @@ back with ``pg_restore``. Each backup has a ``.json`` manifest beside it.
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import os
 import shutil
@@ -23,24 +22,15 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from sqlalchemy import Table
 from sqlalchemy.engine import URL, make_url
 
-from services.common.db import create_tables, make_engine
-from services.common.runtime import COMMON_TABLES
+from services.common.db import make_engine
+from services.common.migrations import current_revision
 from services.common.settings import load_settings
+from vndx.schema import UnknownService, migrate_database, new_revision
 
 app = typer.Typer(help="Database migrations, backups and restores.")
 console = Console(stderr=True)
-
-#: Where each service declares its tables; others follow services.<name>.adapters.orm.
-TABLES: dict[str, str] = {
-    "catalog": "services.catalog.adapters.orm:CATALOG_TABLES",
-    "pricing": "services.pricing.adapters.orm:PRICING_TABLES",
-    "orders": "services.orders.adapters.orm:ORDERS_TABLES",
-    "access": "services.access.adapters.orm:ACCESS_TABLES",
-    "audit": "streams.audit.tables:AUDIT_TABLES",
-}
 
 ServiceOption = Annotated[str, typer.Option("--service", help="catalog, pricing, orders, ...")]
 
@@ -50,27 +40,35 @@ def _fail(message: str) -> None:
     raise typer.Exit(2)
 
 
-def service_tables(service: str) -> list[Table]:
-    """The tables a service owns (without the outbox and inbox every service has)."""
-    target = TABLES.get(service, f"services.{service}.adapters.orm:{service.upper()}_TABLES")
-    module_name, _, attribute = target.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError:
-        return []  # a service without tables of its own (the portal)
-    tables: list[Table] = list(getattr(module, attribute))
-    return tables
-
-
 @app.command()
 def migrate(service: ServiceOption) -> None:
-    """Create a service's missing tables in its database (``VNDX_DATABASE_URL``)."""
+    """Bring a service's database (``VNDX_DATABASE_URL``) to its newest Alembic revision."""
     settings = load_settings(service_name=service)
     engine = make_engine(settings.resolved_database_url)
-    tables = [*COMMON_TABLES, *service_tables(service)]
-    create_tables(engine, tables)
-    engine.dispose()
-    console.print(f"{service}: {len(tables)} tables in place")
+    try:
+        migrate_database(engine, service)
+        revision = current_revision(engine, service)
+    except UnknownService as exc:
+        _fail(str(exc))
+    finally:
+        engine.dispose()
+    console.print(f"{service}: schema at revision {revision}")
+
+
+@app.command("migration")
+def new_migration(
+    service: ServiceOption,
+    message: Annotated[str, typer.Option("--message", "-m", help="what the revision changes")],
+) -> None:
+    """Write the next revision for what changed in a service's tables (developers)."""
+    try:
+        path = new_revision(service, message)
+    except UnknownService as exc:
+        _fail(str(exc))
+    if path is None:
+        console.print(f"{service}: the newest revision already matches the tables")
+    else:
+        console.print(f"{service}: wrote {path}")
 
 
 def _database_url(service: str) -> URL:

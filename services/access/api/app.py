@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
 from fastapi import FastAPI
 
@@ -20,6 +21,9 @@ from services.common.auth import TokenVerifier
 from services.common.objectstore import ObjectStore
 from services.common.runtime import ServiceRuntime
 from services.common.settings import Settings, load_settings
+
+#: This service's Alembic revisions.
+MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +41,9 @@ async def _every(interval_s: float, name: str, jobs: list[Callable[[], object]])
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings(service_name="access")
-    runtime = ServiceRuntime(settings, ACCESS_TABLES, consumer_specs(settings.iri_base))
+    runtime = ServiceRuntime(
+        settings, ACCESS_TABLES, consumer_specs(settings.iri_base), migrations=MIGRATIONS
+    )
     store = ObjectStore.from_settings(settings)
     ctx = handlers.AccessContext(
         engine=runtime.engine,

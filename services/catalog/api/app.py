@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.catalog.adapters import migrations
 from services.catalog.adapters.orm import CATALOG_TABLES
 from services.catalog.adapters.search import install_search_index
 from services.catalog.api.routes import router
@@ -19,10 +19,13 @@ from services.common.objectstore import ObjectStore
 from services.common.runtime import ServiceRuntime
 from services.common.settings import Settings, load_settings
 
+#: This service's Alembic revisions.
+MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
+
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings(service_name="catalog")
-    runtime = ServiceRuntime(settings, CATALOG_TABLES)
+    runtime = ServiceRuntime(settings, CATALOG_TABLES, migrations=MIGRATIONS)
     store = ObjectStore.from_settings(settings)
 
     @contextlib.asynccontextmanager
@@ -33,7 +36,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             audience=settings.jwt_audience,
         )
         await runtime.start()
-        await asyncio.to_thread(migrations.upgrade, runtime.engine)
         await asyncio.to_thread(install_search_index, runtime.engine)
         with contextlib.suppress(Exception):
             await asyncio.to_thread(store.ensure_bucket)

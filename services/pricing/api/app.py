@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 from fastapi import FastAPI
 
@@ -24,12 +25,17 @@ from services.pricing.consumers import consumer_specs
 from services.pricing.context import PricingContext
 from services.pricing.policy_handlers import ensure_default_policy
 
+#: This service's Alembic revisions.
+MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
+
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings(service_name="pricing")
     engine = make_engine(settings.resolved_database_url)
     ctx = PricingContext(engine=engine, quote_key=load_quote_key(settings))
-    runtime = ServiceRuntime(settings, PRICING_TABLES, consumer_specs(ctx), engine=engine)
+    runtime = ServiceRuntime(
+        settings, PRICING_TABLES, consumer_specs(ctx), engine=engine, migrations=MIGRATIONS
+    )
     ctx.wake_relay = runtime.relay.wake
 
     @contextlib.asynccontextmanager

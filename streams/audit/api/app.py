@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 from fastapi import FastAPI
 
@@ -23,10 +24,13 @@ from streams.audit.ledger_store import ensure_head
 from streams.audit.tables import AUDIT_TABLES
 from streams.audit.tree import LedgerTree
 
+#: This service's Alembic revisions.
+MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
+
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings(service_name="audit")
-    runtime = ServiceRuntime(settings, AUDIT_TABLES)
+    runtime = ServiceRuntime(settings, AUDIT_TABLES, migrations=MIGRATIONS)
     applier = BatchApplier(
         runtime.engine,
         GROUP_ID,

@@ -1,4 +1,4 @@
-"""A catalog database made before usage terms existed is upgraded in place at start."""
+"""A catalog database made before usage terms existed is upgraded in place at start (Alembic)."""
 
 from __future__ import annotations
 
@@ -9,15 +9,15 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from sqlalchemy import MetaData, Table, inspect
 
-from services.catalog.adapters import migrations
-from services.catalog.adapters.orm import ListingRow
 from services.catalog.api.app import create_app
 from services.catalog.domain.model import Column, Listing, ListingMetadata, Schema
 from services.common.auth import TokenIssuer
 from services.common.db import make_engine
+from services.common.migrations import current_revision, head_revision, upgrade
 from services.contracts.catalog import ALL_PURPOSES
 from tests.integration.conftest import service_settings
 from vndx.embedded import SeaweedS3, Tansu
+from vndx.schema import differences, migrations_dir
 
 TERMS = ("allowed_purposes", "approval", "min_k", "min_group_size", "buyer_may_terminate")
 
@@ -52,16 +52,10 @@ def test_old_listings_table_gains_the_terms_columns_with_their_defaults(
     keys_dir: Path, tansu: Tansu, seaweed: SeaweedS3, database_url: str
 ) -> None:
     engine = make_engine(database_url)
-    old = Table(
-        "listings",
-        MetaData(),
-        *[
-            column._copy()
-            for column in ListingRow.__table__.columns  # type: ignore[attr-defined]
-            if column.name not in ("allowed_purposes", "approval")
-        ],
-    )
-    old.create(engine)
+    # A catalog database of the first release: the baseline revision, before usage terms.
+    upgrade(engine, migrations_dir("catalog"), "catalog", revision="0001")
+    old = Table("listings", MetaData(), autoload_with=engine)
+    assert "allowed_purposes" not in old.columns
     row = _old_listing_row()
     with engine.begin() as connection:
         connection.execute(old.insert().values(**row))
@@ -84,7 +78,8 @@ def test_old_listings_table_gains_the_terms_columns_with_their_defaults(
     app.state.runtime.engine.dispose()
     columns = {c["name"] for c in inspect(engine).get_columns("listings")}
     assert {"allowed_purposes", "approval"} <= columns
-    assert migrations.upgrade(engine) == []  # idempotent: a second start adds nothing
+    assert current_revision(engine, "catalog") == head_revision(migrations_dir("catalog"))
+    assert differences(engine, "catalog") == []
     engine.dispose()
 
 
