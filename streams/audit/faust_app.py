@@ -38,7 +38,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from aiokafka.client import AIOKafkaClient, CoordinationType
 from aiokafka.helpers import create_ssl_context
+from aiokafka.protocol.group import LeaveGroupRequest
 from faust import App, SASLCredentials, SSLCredentials  # imported eagerly: ~1 s, not in the loop
 
 from services.common.events import KafkaRecord
@@ -49,6 +51,7 @@ from services.common.kafka import (
     ConsumerStats,
     KafkaPublisher,
     PoisonEvent,
+    kafka_security,
 )
 from services.common.settings import Settings
 from services.contracts.topics import (
@@ -201,8 +204,33 @@ class AuditWorker:
 
     async def stop(self) -> None:
         if self.app is not None:
+            member = _group_member(self.app)
             await self.app.stop()
             self.app = None
+            if member is not None:
+                await self._leave_group(member[0])
+
+    async def _leave_group(self, member_id: str) -> None:
+        """Make sure the stopped member has left its group.
+
+        Tansu numbers a group's first generation 0, and aiokafka only sends
+        LeaveGroup from generation 1 on; faust also closes the client while
+        the coordinator is still leaving. Left in the group, the stopped
+        member would hold up the next join (or a tool joining with another
+        assignor) until its session expires. A second LeaveGroup for a member
+        already gone is answered with an error and changes nothing.
+        """
+        client = AIOKafkaClient(
+            bootstrap_servers=self.settings.kafka_bootstrap, **kafka_security(self.settings)
+        )
+        try:
+            await client.bootstrap()
+            node = await client.coordinator_lookup(CoordinationType.GROUP, self.group_id)
+            await client.send(node, LeaveGroupRequest(self.group_id, member_id))
+        except Exception:  # best effort: the session expires anyway
+            log.warning("audit worker could not leave group %s", self.group_id, exc_info=True)
+        finally:
+            await client.close()
 
     def _note_lag(self, app: App, events: Sequence[Any]) -> None:
         """Messages behind each partition's high watermark (for /metrics)."""
@@ -304,6 +332,19 @@ async def _finish(work: Any) -> Any:
     except asyncio.CancelledError:
         await asyncio.wait([task])
         raise
+
+
+def _group_member(app: App) -> tuple[str, int] | None:
+    """(member id, generation) of the app's consumer in its group, if it joined."""
+    try:
+        consumer: Any = app.consumer  # faust keeps the aiokafka consumer in its thread
+        coordinator = consumer._thread._consumer._coordinator
+        member_id, generation = coordinator.member_id, coordinator.generation
+    except AttributeError:
+        return None
+    if not isinstance(member_id, str) or not member_id or not isinstance(generation, int):
+        return None
+    return member_id, generation
 
 
 def _record(message: Any) -> KafkaRecord:

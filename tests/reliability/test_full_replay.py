@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
 from aiokafka.structs import OffsetAndMetadata
 
 from services.contracts.topics import ACCESS_GRANTS, CATALOG_LISTINGS, ORDERS_ORDERS
@@ -87,10 +88,21 @@ async def _partitions(bootstrap: str) -> list[TopicPartition]:
         await consumer.stop()
 
 
+class _FaustNamedAssignor(RoundRobinPartitionAssignor):
+    """Round robin under faust's protocol name: Tansu keeps a group's protocol once set."""
+
+    name = "faust"
+
+
 async def _rewind(bootstrap: str, group: str, topics: list[str]) -> None:
     """Join ``group`` (its service stopped, so alone) and commit offset 0 everywhere."""
+    assignors = (_FaustNamedAssignor,) if group == "audit" else (RoundRobinPartitionAssignor,)
     consumer = AIOKafkaConsumer(
-        *topics, bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
+        *topics,
+        bootstrap_servers=bootstrap,
+        group_id=group,
+        enable_auto_commit=False,
+        partition_assignment_strategy=assignors,
     )
     await consumer.start()
     try:
