@@ -19,7 +19,7 @@ from services.portal.assets import install_assets
 from services.portal.backends import Backends
 from services.portal.errors import error_page, install_page_errors
 from services.portal.i18n import Catalogs
-from services.portal.pages import buyer, kpis, provider, public, regulator, signin
+from services.portal.pages import buyer, kpis, operator, provider, public, regulator, signin
 from services.portal.session import SessionCodec
 from services.portal.web import Portal, portal_middleware
 
@@ -62,6 +62,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.add_exception_handler(RequestValidationError, invalid)
     install_assets(app)
-    for module in (public, signin, buyer, provider, regulator, kpis):
+    for module in (public, signin, buyer, provider, regulator, kpis, operator):
         app.include_router(module.router)
     return app

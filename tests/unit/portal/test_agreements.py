@@ -529,3 +529,55 @@ def test_a_regulator_pages_through_every_matching_record(
     assert sent["type"] == "order.rejected" and sent["after"] == "100"
     assert "Request rejected" in page
     assert 'type=order.rejected&amp;org=&amp;listing=&amp;grant=&after=101" rel="next"' in page
+
+
+def test_an_operator_verifies_a_buyer_and_a_refusal_lands_on_its_field(
+    client: TestClient, apis: FakeApis
+) -> None:
+    verified = {
+        "code": "startup-a",
+        "name": "startup-a",
+        "verified": True,
+        "segment": "sme",
+        "registered_name": "Công ty A",
+        "tax_code": "0100109106",
+        "verified_at": NOW,
+    }
+    apis.answer("POST", "catalog", "/v1/organisations/startup-a/verification", verified)
+    apis.answer("GET", "catalog", "/v1/organisations/startup-a", verified)
+    sign_in(client, "vndx-ops", "operator")
+    page = client.get("/operator/organisations?lang=en").text
+    done = client.post(
+        "/operator/organisations",
+        data={
+            "csrf_token": csrf_of(page),
+            "code": "startup-a",
+            "tax_code": "0100109106",
+            "registered_name": "Công ty A",
+            "segment": "sme",
+        },
+    )
+    assert done.headers["location"] == "/operator/organisations?code=startup-a"
+    assert apis.last_json("/v1/organisations/startup-a/verification") == {
+        "tax_code": "0100109106",
+        "registered_name": "Công ty A",
+        "segment": "sme",
+    }
+    shown = client.get("/operator/organisations?code=startup-a&lang=en").text
+    assert "Small or medium enterprise" in shown and "0100109106" in shown
+    apis.refuse(
+        "POST",
+        "catalog",
+        "/v1/organisations/startup-a/verification",
+        422,
+        code="invalid_request",
+        message="tax_code: not a valid tax code",
+        field="tax_code",
+    )
+    refused = client.post(
+        "/operator/organisations",
+        data={"csrf_token": csrf_of(page), "code": "startup-a", "tax_code": "12", "segment": "sme"},
+    )
+    assert refused.status_code == 422 and 'id="tax-error"' in refused.text
+    sign_in(client, "startup-a", "buyer")
+    assert client.get("/operator/organisations").status_code == 403
