@@ -88,7 +88,7 @@ async def _partitions(bootstrap: str) -> list[TopicPartition]:
         await consumer.stop()
 
 
-class _FaustNamedAssignor(RoundRobinPartitionAssignor):
+class _FaustNamedAssignor(RoundRobinPartitionAssignor):  # type: ignore[misc]
     """Round robin under faust's protocol name: Tansu keeps a group's protocol once set."""
 
     name = "faust"
