@@ -179,3 +179,26 @@ def test_a_buyer_renews_a_grant_with_a_new_paid_order(
     with exchange.api("access") as access:
         after = access.get(f"/v1/grants/{grant_id}", headers=exchange.auth(buyer_org, "buyer"))
     assert after.json()["expires_at"] > first_expiry
+
+
+def test_an_operator_verifies_a_buyer_organisation_in_the_browser(
+    exchange: Exchange, new_context: Callable[[], BrowserContext]
+) -> None:
+    buyer_org = f"startup-{uuid.uuid4().hex[:6]}"
+    operator = new_context().new_page()
+    sign_in(operator, "vndx-ops", "operator")
+    operator.goto("/operator/organisations?lang=en")
+    operator.fill("#code", buyer_org)
+    operator.fill("#tax_code", "0100109106")
+    operator.fill("#registered_name", "Công ty Cổ phần Dữ liệu Mở")
+    operator.select_option("#segment", "startup")
+    operator.click("#verify")
+    expect(operator.locator(".notice")).to_contain_text("Verified")
+    expect(operator.locator("#organisation")).to_contain_text("0100109106")
+    assert_accessible(operator)
+    screenshot(operator, "operator-verification-en")
+    with exchange.api("catalog") as catalog:
+        found = catalog.get(
+            f"/v1/organisations/{buyer_org}", headers=exchange.auth("vndx-ops", "operator")
+        )
+    assert found.json()["verified"] is True and found.json()["segment"] == "startup"
