@@ -351,7 +351,8 @@ async def terminate(request: Request, grant_id: str) -> Response:
         if exc.status >= 500 or exc.status in (401, 404):
             raise
         flash(request, gettext(request, "Not terminated:") + " " + exc.message, "error")
-    return redirect(f"/grants/{grant_id}")
+    # A provider sees its listings' grants in one list, not grant by grant.
+    return redirect("/provider/grants" if session.role == "provider" else f"/grants/{grant_id}")
 
 
 @router.get("/grants/{grant_id}/agreement.json")

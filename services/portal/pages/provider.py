@@ -353,3 +353,19 @@ async def decide_request(request: Request, order_id: str) -> Response:
             raise
         flash(request, gettext(request, "Not decided:") + " " + exc.message, "error")
     return redirect("/provider/requests")
+
+
+@router.get("/grants", response_class=HTMLResponse)
+async def published_grants(
+    request: Request, page: Annotated[int, Query(ge=1, le=10_000)] = 1
+) -> Response:
+    """Grants on the provider's listings (access's ``/v1/published-grants``), newest first."""
+    session = require_role(request, "provider")
+    found = await portal_of(request).backends.get(
+        "access",
+        "/v1/published-grants",
+        params={"page": page, "page_size": LISTINGS_PAGE},
+        token=session.token,
+    )
+    pages = max(1, -(-int(found["total"]) // int(found["page_size"])))
+    return render(request, "provider/grants.html", grants=found["items"], page=page, pages=pages)

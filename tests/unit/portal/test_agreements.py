@@ -581,3 +581,28 @@ def test_an_operator_verifies_a_buyer_and_a_refusal_lands_on_its_field(
     assert refused.status_code == 422 and 'id="tax-error"' in refused.text
     sign_in(client, "startup-a", "buyer")
     assert client.get("/operator/organisations").status_code == 403
+
+
+def test_a_provider_lists_the_grants_on_its_listings_and_terminates_one_for_breach(
+    client: TestClient, apis: FakeApis
+) -> None:
+    held = _grant(buyer_org="startup-a")
+    apis.answer(
+        "GET",
+        "access",
+        "/v1/published-grants",
+        {"items": [held], "page": 1, "page_size": 25, "total": 1},
+    )
+    apis.answer("POST", "access", f"/v1/grants/{GRANT_ID}/terminate", _grant(status="terminated"))
+    sign_in(client, "gso", "provider")
+    page = client.get("/provider/grants?lang=en").text
+    assert f'data-grant="{GRANT_ID}"' in page and "startup-a" in page and "Research" in page
+    done = client.post(
+        f"/grants/{GRANT_ID}/terminate",
+        data={"csrf_token": csrf_of(page), "reason": "Resold the extract", "refund": "full"},
+    )
+    assert done.headers["location"] == "/provider/grants"
+    assert apis.last_json(f"/v1/grants/{GRANT_ID}/terminate") == {
+        "reason": "Resold the extract",
+        "refund": "none",
+    }
