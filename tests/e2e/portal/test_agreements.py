@@ -202,3 +202,27 @@ def test_an_operator_verifies_a_buyer_organisation_in_the_browser(
             f"/v1/organisations/{buyer_org}", headers=exchange.auth("vndx-ops", "operator")
         )
     assert found.json()["verified"] is True and found.json()["segment"] == "startup"
+
+
+def test_the_agency_terminates_a_grant_on_its_listing_for_a_breach(
+    exchange: Exchange, adult: dict[str, Any], new_context: Callable[[], BrowserContext]
+) -> None:
+    buyer_org = f"startup-{uuid.uuid4().hex[:6]}"
+    verify(exchange, buyer_org, adult)
+    page = new_context().new_page()
+    sign_in(page, buyer_org, "buyer")
+    grant_url = buy_download(page, exchange, f"/listings/{adult['id']}")
+    grant_id = grant_url.rstrip("/").split("/")[-1]
+    provider = new_context().new_page()
+    sign_in(provider, "gso", "provider")
+    provider.goto("/provider/grants?lang=en")
+    row = provider.locator(f"tr[data-grant='{grant_id}']")
+    expect(row).to_contain_text(buyer_org)
+    assert_accessible(provider)
+    screenshot(provider, "provider-grants-en")
+    provider.fill(f"#reason-{grant_id}", "The extract was resold")
+    provider.locator(f"#reason-{grant_id} ~ button").click()
+    expect(provider.locator(".notice")).to_contain_text("terminated")
+    expect(provider.locator(f"tr[data-grant='{grant_id}']")).to_contain_text("Terminated")
+    page.goto(grant_url)
+    expect(page.locator("#grant-status")).to_contain_text("Terminated")
