@@ -7,6 +7,8 @@ session and stop at its end; each test gets fresh databases and unique ids.
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -104,3 +106,30 @@ def service_settings(
         outbox_poll_interval_s=0.1,
         **extra,
     )
+
+
+#: Passwords of the per-service PostgreSQL logins made by the production init script.
+SERVICE_DB_PASSWORDS = {
+    name: uuid.uuid4().hex for name in ("catalog", "pricing", "orders", "access", "audit", "portal")
+}
+
+
+@pytest.fixture(scope="session")
+def service_databases(postgres: Postgres) -> Postgres:
+    """One database and one login per service, made by infra/postgres/init-databases.sh."""
+    env = {
+        **os.environ,
+        "PGHOST": postgres.host,
+        "PGPORT": str(postgres.port),
+        "POSTGRES_USER": postgres.user,
+        **{f"{name.upper()}_DB_PASSWORD": pw for name, pw in SERVICE_DB_PASSWORDS.items()},
+    }
+    script = Path(__file__).resolve().parents[2] / "infra/postgres/init-databases.sh"
+    subprocess.run(["sh", str(script)], env=env, check=True)
+    return postgres
+
+
+def service_login_url(postgres: Postgres, service: str) -> str:
+    """The service's own login on its own database, as production's compose sets it."""
+    password = SERVICE_DB_PASSWORDS[service]
+    return f"postgresql+psycopg://{service}:{password}@{postgres.host}:{postgres.port}/{service}"

@@ -1,5 +1,9 @@
 """A whole purchase with every service on PostgreSQL, and downloads through a public host.
 
+Twice: with a database per service, and in the production profile (issue 9): the
+production init script's per-service PostgreSQL logins and a limited S3 key per service
+on SeaweedFS, as compose gives them on MinIO.
+
 The five services run as real processes (uvicorn) on the real Tansu broker and
 SeaweedFS, each with its own PostgreSQL database. Buyers reach the object store
 through another address than the services do (``s3_public_endpoint``): a plain
@@ -27,10 +31,11 @@ import psycopg
 import pytest
 
 from services.common.auth import TokenIssuer
-from services.common.settings import Settings
+from services.common.settings import DEV_S3_ACCESS_KEY, DEV_S3_SECRET_KEY, Settings
+from tests.integration.conftest import service_login_url
 from tests.policy_acceptance import accepted_order_body
 from vndx.demo_data import adult_listing
-from vndx.embedded import Postgres
+from vndx.embedded import ADMIN_ACTIONS, Postgres, S3Identity, SeaweedS3
 from vndx.stack import EmbeddedStack, StackConfig
 
 SERVICES = ("catalog", "pricing", "orders", "access", "audit")
@@ -74,34 +79,77 @@ def _pump(source: socket.socket, sink: socket.socket) -> None:
                 end.shutdown(socket.SHUT_RDWR)
 
 
-class PostgresStack(EmbeddedStack):
-    """The embedded stack with each service on its own PostgreSQL database."""
+#: What each service's S3 key may do, as infra/minio/init.sh gives it on MinIO: only the
+#: catalog writes raw/, only access writes sandbox/ (and reads raw/ to build extracts).
+S3_ACTIONS = {
+    "catalog": ["List:vndx-data", "Read:vndx-data/raw/*", "Write:vndx-data/raw/*"],
+    "access": [
+        "List:vndx-data",
+        "Read:vndx-data/raw/*",
+        "Read:vndx-data/sandbox/*",
+        "Write:vndx-data/sandbox/*",
+    ],
+    "audit": ["List:vndx-data", "Read:vndx-data/ledger/*", "Write:vndx-data/ledger/*"],
+    "pricing": ["List:vndx-data"],
+    "orders": ["List:vndx-data"],
+}
 
-    def __init__(self, config: StackConfig, databases: dict[str, str]) -> None:
-        super().__init__(config)
+
+class PostgresStack(EmbeddedStack):
+    """The embedded stack with each service on its own database (and, in the production
+    profile, its own PostgreSQL login and S3 key)."""
+
+    def __init__(
+        self,
+        config: StackConfig,
+        databases: dict[str, str],
+        s3: SeaweedS3 | None = None,
+        identities: dict[str, S3Identity] | None = None,
+    ) -> None:
+        super().__init__(config, s3=s3)
         self.databases = databases
+        self.identities = identities or {}
 
     def service_env(self, service: str) -> dict[str, str]:
         env = super().service_env(service)
         if service in self.databases:
             env["VNDX_DATABASE_URL"] = self.databases[service]
+        if service in self.identities:
+            env["VNDX_S3_ACCESS_KEY"] = self.identities[service].access_key
+            env["VNDX_S3_SECRET_KEY"] = self.identities[service].secret_key
         return env
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=["databases", "production-profile"])
 def exchange(
-    postgres: Postgres, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest, postgres: Postgres, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[PostgresStack, TcpRelay, dict[str, str]]]:
-    databases = {}
-    for service in SERVICES:
-        name = f"{service}_{uuid.uuid4().hex[:8]}"
-        postgres.create_database(name)
-        databases[service] = postgres.dsn(name)
-    config = StackConfig.on_free_ports(tmp_path_factory.mktemp("pg-purchase"), services=SERVICES)
+    """``databases``: a database per service (superuser); ``production-profile``: the
+    production init script's per-service logins and a limited S3 key per service."""
+    folder = tmp_path_factory.mktemp("pg-purchase")
+    config = StackConfig.on_free_ports(folder, services=SERVICES)
     config.extra_env.update(
         {"VNDX_OUTBOX_POLL_INTERVAL_S": "0.2", "VNDX_GRANT_BUILD_POLL_INTERVAL_S": "0.2"}
     )
-    stack = PostgresStack(config, databases)
+    store: SeaweedS3 | None = None
+    identities: dict[str, S3Identity] = {}
+    if request.param == "production-profile":
+        logins: Postgres = request.getfixturevalue("service_databases")
+        databases = {service: service_login_url(logins, service) for service in SERVICES}
+        identities = {
+            service: S3Identity(service, f"{service}-key", uuid.uuid4().hex, actions)
+            for service, actions in S3_ACTIONS.items()
+        }
+        admin = S3Identity("admin", DEV_S3_ACCESS_KEY, DEV_S3_SECRET_KEY, ADMIN_ACTIONS)
+        store = SeaweedS3(folder / "s3", folder / "s3.log", [admin, *identities.values()])
+        store.start()
+    else:
+        databases = {}
+        for service in SERVICES:
+            name = f"{service}_{uuid.uuid4().hex[:8]}"
+            postgres.create_database(name)
+            databases[service] = postgres.dsn(name)
+    stack = PostgresStack(config, databases, store, identities)
     relay: TcpRelay | None = None
     try:
         stack.start_infrastructure()
@@ -113,6 +161,8 @@ def exchange(
         yield stack, relay, databases
     finally:
         stack.stop()
+        if store is not None:
+            store.stop()
         if relay is not None:
             relay.close()
 

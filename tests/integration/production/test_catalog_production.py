@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import subprocess
 import uuid
 from collections.abc import Iterator
 from io import BytesIO
@@ -25,13 +23,9 @@ from minio.error import S3Error
 from services.catalog.api.app import create_app
 from services.common.auth import TokenIssuer
 from services.common.observability import JsonLogFormatter, trace_id_of
-from tests.integration.conftest import service_settings
+from tests.integration.conftest import service_login_url, service_settings
 from vndx.embedded import ADMIN_ACTIONS, Postgres, S3Identity, SeaweedS3, Tansu
 
-ROOT = Path(__file__).resolve().parents[3]
-PASSWORDS = {
-    name: uuid.uuid4().hex for name in ("catalog", "pricing", "orders", "access", "audit", "portal")
-}
 BUCKET = "vndx-prod-test"
 CATALOG = S3Identity(
     "catalog",
@@ -41,20 +35,6 @@ CATALOG = S3Identity(
 )
 ORDERS = S3Identity("orders", "orders-key", "orders-secret-0123456789", [f"List:{BUCKET}"])
 INCOMING = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
-
-
-@pytest.fixture(scope="module")
-def service_databases(postgres: Postgres) -> Postgres:
-    env = {
-        **os.environ,
-        "PGHOST": postgres.host,
-        "PGPORT": str(postgres.port),
-        "POSTGRES_USER": postgres.user,
-        **{f"{name.upper()}_DB_PASSWORD": pw for name, pw in PASSWORDS.items()},
-    }
-    if not postgres.database_exists("catalog"):
-        subprocess.run(["sh", str(ROOT / "infra/postgres/init-databases.sh")], env=env, check=True)
-    return postgres
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +52,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedS3]:
 def catalog(
     keys_dir: Path, tansu: Tansu, store: SeaweedS3, service_databases: Postgres
 ) -> Iterator[TestClient]:
-    url = f"postgresql+psycopg://catalog:{PASSWORDS['catalog']}@{service_databases.host}:{service_databases.port}/catalog"
+    url = service_login_url(service_databases, "catalog")
     settings = service_settings(
         "catalog",
         keys_dir=keys_dir,
