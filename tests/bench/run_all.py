@@ -30,6 +30,8 @@ BENCHES: dict[str, tuple[list[str], list[str]]] = {
     "bench_pricing_http": ([], ["--seconds", "5"]),
     "bench_orders": ([], ["--orders", "500"]),
     "bench_extract": ([], ["--rows", "200000"]),
+    "bench_preview": ([], ["--rows", "50000"]),
+    "bench_scale_out": ([], ["--orders", "60"]),
     "bench_inspection": ([], ["--rows", "200000"]),
     "bench_ledger": ([], ["--records", "100000"]),
     "bench_audit": ([], ["--events", "500", "--records", "100000"]),
