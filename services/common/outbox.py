@@ -125,10 +125,27 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._faults = faults or FaultInjector()
         self._wakeup = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def wake(self) -> None:
-        """Ask the relay to look for new rows now (called after a commit)."""
-        self._wakeup.set()
+        """Ask the relay to look for new rows now (called after a commit, from any thread).
+
+        Commits mostly happen in worker threads (sync endpoints, ``to_thread``); an
+        ``asyncio.Event`` set from there does not wake the loop, and the row would wait
+        for the next poll, so the loop is asked to set it.
+        """
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            self._wakeup.set()
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            self._wakeup.set()
+        else:
+            loop.call_soon_threadsafe(self._wakeup.set)
 
     async def publish_pending(self) -> int:
         """Publish one batch of pending rows; return how many were published."""
@@ -146,8 +163,11 @@ class OutboxRelay:
 
     async def run(self) -> None:
         """Relay forever; broker errors are retried with backoff, never fatal."""
+        self._loop = asyncio.get_running_loop()
         delay = self._poll_interval_s
         while True:
+            # Cleared before looking, so a commit made while publishing wakes the next round.
+            self._wakeup.clear()
             try:
                 while await self.publish_pending() == self._batch_size:
                     pass
@@ -157,6 +177,5 @@ class OutboxRelay:
             except Exception:
                 log.warning("outbox relay could not publish; retrying", exc_info=True)
                 delay = min(delay * 2, 5.0)
-            self._wakeup.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), timeout=delay)

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import signal
 import sqlite3
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -15,10 +16,11 @@ import pytest
 from sqlmodel import Session
 
 from services.common.auth import TokenIssuer
-from services.common.db import create_tables, make_engine
+from services.common.db import create_tables, make_engine, transaction
 from services.common.events import KafkaRecord, to_record
 from services.common.faults import OUTBOX_AFTER_COMMIT, OUTBOX_AFTER_PUBLISH
 from services.common.kafka import DLQ_REASON_HEADER, EventConsumer, KafkaPublisher
+from services.common.outbox import OutboxRelay, add_event
 from services.common.runtime import COMMON_TABLES
 from services.common.settings import Settings
 from services.contracts import catalog as catalog_events
@@ -220,3 +222,38 @@ async def test_dead_letters_carry_the_reason(tansu: Tansu, tmp_path: Path) -> No
     assert len(found) == 1
     reason = dict(found[0].headers)[DLQ_REASON_HEADER].decode()
     assert reason.startswith("malformed")
+
+
+async def test_a_commit_in_a_worker_thread_wakes_the_relay(tmp_path: Path) -> None:
+    """Sync endpoints commit in worker threads; their wake must reach the relay's loop.
+
+    The relay polls only once a minute here: a row published at all before that shows
+    the wake-up from the other thread was heard.
+    """
+    engine = make_engine(f"sqlite:///{tmp_path / 'outbox.db'}")
+    create_tables(engine, COMMON_TABLES)
+    published: list[str] = []
+    arrived = asyncio.Event()
+
+    async def publish(records: list[KafkaRecord]) -> None:
+        published.extend(str(r.key) for r in records)
+        arrived.set()
+
+    relay = OutboxRelay(engine, publish, poll_interval_s=60)
+    task = asyncio.create_task(relay.run())
+    try:
+        await asyncio.sleep(0.2)  # the relay has looked once and sleeps
+
+        def commit_and_wake() -> None:
+            with transaction(engine) as session:
+                add_event(session, _snapshot_event(str(uuid.uuid4())), source="/test")
+            relay.wake()
+
+        # A plain thread, as a server's worker pool: nothing else wakes the loop.
+        worker = threading.Thread(target=commit_and_wake)
+        worker.start()
+        await asyncio.wait_for(arrived.wait(), timeout=10)
+        worker.join()
+    finally:
+        task.cancel()
+    assert len(published) == 1
