@@ -32,8 +32,11 @@ rw() { # prefix
 ro() { # prefix
   printf ',\n  {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": ["%s/%s*"]}' "$bucket_arn" "$1"
 }
+bucket_policy() { # access keeps the bucket policy that denies closed grants' objects (403)
+  printf ',\n  {"Effect": "Allow", "Action": ["s3:GetBucketPolicy", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy"], "Resource": ["%s"]}' "$bucket_arn"
+}
 write_policy vndx-catalog "$(rw raw/)"
-write_policy vndx-access "$(ro raw/)$(rw sandbox/)"
+write_policy vndx-access "$(ro raw/)$(rw sandbox/)$(bucket_policy)"
 write_policy vndx-audit "$(rw ledger/)"
 write_policy vndx-bucket-only ""
 

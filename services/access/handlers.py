@@ -11,15 +11,15 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, or_
 from sqlmodel import Session, col, func, select
 
 from services.access import listing_terms
-from services.access.adapters.extracts import ExtractStore
+from services.access.adapters.extracts import ExtractStore, extract_prefix
 from services.access.adapters.orm import (
     DownloadUrlRow,
     GrantRepository,
@@ -89,6 +89,8 @@ class AccessContext:
     extracts: ExtractStore
     settings: Settings
     wake_relay: Callable[[], None] = lambda: None
+    #: The prefixes the bucket policy denies now (see ``deny_closed_reads``).
+    denied_prefixes: list[str] = field(default_factory=list)
 
     def targets(self) -> PrivacyTargets:
         return PrivacyTargets(
@@ -538,8 +540,42 @@ def expire_due(ctx: AccessContext, now: datetime | None = None) -> int:
     return expired
 
 
+#: A presigned URL lives at most 15 minutes: a closed grant's objects stay denied as long.
+READ_DENIAL = timedelta(minutes=16)
+MAX_DENIED_PREFIXES = 200
+
+
+def deny_closed_reads(ctx: AccessContext) -> None:
+    """Make earlier download URLs of recently closed grants answer 403 (bucket policy).
+
+    Best effort: when the store refuses, the objects are still deleted and the URLs die
+    with 404.
+    """
+    since = _now() - READ_DENIAL
+    with transaction(ctx.engine) as session:
+        ids = session.exec(
+            select(GrantRow.id)
+            .where(
+                col(GrantRow.status).in_(("revoked", "expired", "terminated")),
+                or_(col(GrantRow.purged_at).is_(None), col(GrantRow.purged_at) >= since),
+            )
+            .order_by(col(GrantRow.created_at).desc())
+            .limit(MAX_DENIED_PREFIXES)
+        ).all()
+    prefixes = sorted(extract_prefix(grant_id) for grant_id in ids)
+    if prefixes == ctx.denied_prefixes:
+        return
+    try:
+        ctx.extracts.store.deny_reads(prefixes)
+    except Exception:
+        log.warning("could not deny reads of closed grants' objects", exc_info=True)
+        return
+    ctx.denied_prefixes = prefixes
+
+
 def purge_closed(ctx: AccessContext) -> int:
-    """Delete the extract objects of closed (or failed) grants not yet purged."""
+    """Deny reads of recently closed grants, and delete the extract objects not yet purged."""
+    deny_closed_reads(ctx)
     with transaction(ctx.engine) as session:
         ids = GrantRepository(session).ids_where(
             col(GrantRow.status).in_(("revoked", "expired", "terminated", "failed")),

@@ -6,6 +6,8 @@ and is never reachable by buyers; ``sandbox/<grant>/`` holds extracts.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import BinaryIO
@@ -94,3 +96,27 @@ class ObjectStore:
 
     def ping(self) -> None:
         self.client.bucket_exists(self.bucket)
+
+    def deny_reads(self, prefixes: Sequence[str]) -> None:
+        """Refuse every read under ``prefixes`` (403), whoever signed it; ``[]`` lifts all.
+
+        Deleting an object alone turns a presigned URL's answer into 404; the bucket
+        policy makes the refusal explicit, even before the deletion lands. The whole
+        policy is replaced: this bucket has no other.
+        """
+        if not prefixes:
+            try:
+                self.client.delete_bucket_policy(self.bucket)
+            except S3Error as exc:
+                if exc.code != "NoSuchBucketPolicy":
+                    raise
+            return
+        statement = {
+            "Sid": "ClosedGrants",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": ["s3:GetObject"],
+            "Resource": [f"arn:aws:s3:::{self.bucket}/{prefix}*" for prefix in prefixes],
+        }
+        policy = {"Version": "2012-10-17", "Statement": [statement]}
+        self.client.set_bucket_policy(self.bucket, json.dumps(policy))

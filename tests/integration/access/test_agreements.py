@@ -207,7 +207,7 @@ def test_the_publisher_terminates_for_breach_without_refund_and_access_ends(
     assert ended.status_code == 200, ended.text
     assert ended.json()["status"] == "terminated"
     assert ended.json()["reason"] == "breach of the purpose"
-    assert httpx.get(url).status_code in (403, 404)
+    assert httpx.get(url).status_code == 403
     assert exchange.store.list_keys(f"sandbox/{grant['id']}/") == []
     gone = exchange.client.post(f"/v1/grants/{grant['id']}/download", headers=buyer)
     assert gone.status_code == 410
