@@ -177,5 +177,8 @@ class OutboxRelay:
             except Exception:
                 log.warning("outbox relay could not publish; retrying", exc_info=True)
                 delay = min(delay * 2, 5.0)
+            # Not wait_for: in 3.11 it can swallow a cancellation that arrives as the
+            # wake-up does, and the relay would then never stop.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), timeout=delay)
+                async with asyncio.timeout(delay):
+                    await self._wakeup.wait()

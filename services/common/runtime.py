@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,8 @@ from services.common.migrations import upgrade
 from services.common.objectstore import ObjectStore
 from services.common.outbox import OutboxRelay, OutboxRow
 from services.common.settings import Settings
+
+log = logging.getLogger(__name__)
 
 COMMON_TABLES: tuple[Table, ...] = (OutboxRow.__table__, InboxRow.__table__)  # type: ignore[attr-defined]
 
@@ -101,9 +104,11 @@ class ServiceRuntime:
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if self._tasks:
+            # A task that ignores its cancellation must not hold the shutdown forever.
+            _, stuck = await asyncio.wait(self._tasks, timeout=10)
+            for task in stuck:
+                log.warning("task %s did not stop within 10 s", task.get_name())
         self._tasks.clear()
         await self.publisher.stop()
 
