@@ -108,7 +108,8 @@ def mutated(value: Any) -> Any:
     if value is None:
         return "x"
     text = str(value)
-    return text[:-1] + ("B" if text[-1:] != "B" else "C") if text else "x"
+    # Case-insensitively different: a UUID's "…b" and "…B" are the same id.
+    return text[:-1] + ("B" if text[-1:].lower() != "b" else "C") if text else "x"
 
 
 def with_leaf(data: dict[str, Any], path: tuple[Any, ...], change: Any) -> dict[str, Any]:
