@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     kafka_bootstrap: str = "127.0.0.1:9092"
     kafka_idempotence: bool = False
     kafka_fetch_max_wait_ms: int = 20
+    kafka_consumer_batch_max: int = Field(
+        default=200, ge=1, description="events a consumer applies in one transaction"
+    )
     consumer_max_attempts: int = 3
     outbox_poll_interval_s: float = 0.5
     max_event_bytes: int = 1_000_000
@@ -125,6 +128,11 @@ class Settings(BaseSettings):
     )
 
     max_upload_bytes: int = 5 * 1024**3
+    #: Access keeps built extracts of recipes without pseudonyms (identical for every
+    #: grant) in memory, and raw files of listing versions on disk, up to these sizes.
+    extract_cache_bytes: int = Field(default=64 * 1024**2, ge=0)
+    extract_cache_entry_bytes: int = Field(default=8 * 1024**2, ge=0)
+    raw_cache_bytes: int = Field(default=1024**3, ge=0)
     #: Catalog's personal-data scan: a kind in more than this share of a column's sampled
     #: non-empty values is a finding; the sample is this many rows drawn from the whole file.
     inspection_threshold: float = Field(default=0.2, gt=0, lt=1)
