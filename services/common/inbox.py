@@ -5,9 +5,10 @@ Written in the same transaction as the effect, so a redelivered event is a no-op
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sqlmodel import Field, Session, SQLModel
+from sqlmodel import Field, Session, SQLModel, col, select
 
 
 def _utcnow() -> datetime:
@@ -30,3 +31,13 @@ def already_processed(session: Session, consumer: str, event_id: str) -> bool:
 
 def record_processed(session: Session, consumer: str, event_id: str) -> None:
     session.add(InboxRow(consumer=consumer, event_id=event_id))
+
+
+def processed_among(session: Session, consumer: str, event_ids: Sequence[str]) -> set[str]:
+    """The ids among ``event_ids`` that ``consumer`` has already applied (one query)."""
+    if not event_ids:
+        return set()
+    statement = select(InboxRow.event_id).where(
+        col(InboxRow.consumer) == consumer, col(InboxRow.event_id).in_(event_ids)
+    )
+    return set(session.exec(statement).all())
