@@ -33,11 +33,7 @@ from services.access.domain import AnonymisationFailed, PrivacyTargets, derive_g
 from services.access.domain.grant import Grant, GrantError, MeasuredPrivacy
 from services.access.domain.listing_rules import plan_from_columns
 from services.common.db import exclusive_claim, transaction
-from services.common.observability import (
-    EXTRACT_BUILD_SECONDS,
-    continued_trace,
-    current_traceparent,
-)
+from services.common.observability import continued_trace, current_traceparent
 from services.common.outbox import add_event
 from services.common.settings import Settings
 from services.contracts import access as events
@@ -207,28 +203,43 @@ def build_pending(ctx: AccessContext) -> int:
     return settled
 
 
+@dataclass(frozen=True)
+class _BuildJob:
+    """What building one pending grant needs, read in one transaction."""
+
+    grant: Grant
+    traceparent: str | None
+    version: ListingVersionRow | None
+    targets: PrivacyTargets
+
+
 def build_grant(ctx: AccessContext, grant_id: str) -> bool:
     """Build one pending grant's extract and issue it, or fail it; False if it must wait.
 
     The build runs in the paid order's trace, so ``grant.issued`` continues it.
     """
-    with transaction(ctx.engine) as session:
-        row = GrantRepository(session).row(grant_id)
-        parent = row.traceparent if row is not None else None
-    with continued_trace(parent):
-        return _build_grant(ctx, grant_id)
+    job = _build_job(ctx, grant_id)
+    if job is None:
+        return False
+    with continued_trace(job.traceparent):
+        return _build_grant(ctx, job)
 
 
-def _build_grant(ctx: AccessContext, grant_id: str) -> bool:
+def _build_job(ctx: AccessContext, grant_id: str) -> _BuildJob | None:
     with transaction(ctx.engine) as session:
         row = GrantRepository(session).row(grant_id)
         if row is None or row.status != "pending":
-            return False
+            return None
         grant = to_grant(row)
         version = session.get(ListingVersionRow, (grant.listing_id, grant.listing_version))
         targets = listing_terms.targets_for(session, grant.listing_id, ctx.targets())
+        return _BuildJob(grant, row.traceparent, version, targets)
+
+
+def _build_grant(ctx: AccessContext, job: _BuildJob) -> bool:
+    grant_id, version = job.grant.id, job.version
     if version is None:
-        waited = (_now() - grant.created_at).total_seconds()
+        waited = (_now() - job.grant.created_at).total_seconds()
         if waited < ctx.settings.grant_listing_wait_s:
             return False
         _fail(ctx, grant_id, "listing_unknown: the catalog never announced this listing version")
@@ -236,19 +247,18 @@ def _build_grant(ctx: AccessContext, grant_id: str) -> bool:
     master = ctx.settings.pseudonym_master_key.get_secret_value().encode()
     try:
         plan = plan_from_columns(json.loads(version.columns_json))
-        with EXTRACT_BUILD_SECONDS.time():
-            built = ctx.extracts.build(
-                grant_id,
-                version.object_key,
-                version.format,
-                plan,
-                targets,
-                derive_grant_key(master, grant_id),
-            )
+        built = ctx.extracts.build(
+            grant_id,
+            version.object_key,
+            version.format,
+            plan,
+            job.targets,
+            derive_grant_key(master, grant_id),
+        )
     except AnonymisationFailed as exc:
         _fail(ctx, grant_id, f"{exc.reason}: {exc.detail}")
         return True
-    figures = built.result.figures
+    figures = built.figures
     privacy = MeasuredPrivacy(
         k=figures.k,
         l_diversity=figures.l,
@@ -262,7 +272,7 @@ def _build_grant(ctx: AccessContext, grant_id: str) -> bool:
             issued = False  # revoked or terminated while building
         else:
             grant = to_grant(row)
-            grant.issue(privacy, built.result.rows_out, built.objects, _now())
+            grant.issue(privacy, built.rows_out, built.objects, _now())
             repo.save(grant, row)
             agreed = listing_terms.make_agreement(session, grant, ctx.settings.iri_base)
             add_event(session, _issued_event(grant, agreed), source=SOURCE)

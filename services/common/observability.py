@@ -164,6 +164,26 @@ EXTRACT_BUILD_SECONDS = Histogram(
     buckets=(0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800),
     registry=SERVICE_METRICS,
 )
+EXTRACT_CACHE_HITS = Counter(
+    "vndx_extract_cache_hits",
+    "Extracts copied from an identical earlier build (same raw file, plan and targets)",
+    registry=SERVICE_METRICS,
+)
+EXTRACT_CACHE_MISSES = Counter(
+    "vndx_extract_cache_misses",
+    "Shareable extracts (no pseudonyms) that had to be built",
+    registry=SERVICE_METRICS,
+)
+RAW_CACHE_HITS = Counter(
+    "vndx_raw_cache_hits",
+    "Builds that found their raw file on local disk",
+    registry=SERVICE_METRICS,
+)
+RAW_CACHE_MISSES = Counter(
+    "vndx_raw_cache_misses",
+    "Builds that downloaded their raw file into the local cache",
+    registry=SERVICE_METRICS,
+)
 
 _registered: dict[str, Any] = {}
 

@@ -11,8 +11,10 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.access import handlers
+from services.access.adapters.extract_cache import ExtractCache
 from services.access.adapters.extracts import ExtractStore, public_url_signer
 from services.access.adapters.orm import ACCESS_TABLES
+from services.access.adapters.raw_cache import RawFileCache
 from services.access.api.agreement_routes import router as agreement_router
 from services.access.api.routes import router
 from services.access.consumers import consumer_specs
@@ -45,10 +47,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings, ACCESS_TABLES, consumer_specs(settings.iri_base), migrations=MIGRATIONS
     )
     store = ObjectStore.from_settings(settings)
+    work_root = settings.data_dir / "access-work"
     ctx = handlers.AccessContext(
         engine=runtime.engine,
         extracts=ExtractStore(
-            store, settings.data_dir / "access-work", signer=public_url_signer(settings)
+            store,
+            work_root,
+            signer=public_url_signer(settings),
+            cache=ExtractCache(settings.extract_cache_bytes, settings.extract_cache_entry_bytes),
+            raw_files=RawFileCache(store, work_root / "raw-cache", settings.raw_cache_bytes),
         ),
         settings=settings,
         wake_relay=runtime.relay.wake,
