@@ -1,26 +1,40 @@
 """End-to-end benchmark: purchases per second and the order.paid → grant.issued latency.
 
 Starts the embedded stack (Tansu, SeaweedFS, catalog, pricing, orders, access, audit;
-SQLite), publishes a small listing (200 rows of aggregate figures) and keeps buying it
-for ``--seconds``: quote → order (the local provider's invoice) → settled by an operator
-(order.paid) → access builds the extract and issues the grant (grant.issued). At most
-``--in-flight`` purchases are unsettled at once, so the rate measured is the rate the
-stack sustains, not the size of a queue.
+SQLite), publishes a small listing (200 rows of aggregate figures) and buys it: quote →
+order (the local provider's invoice) → settled by an operator (order.paid) → access
+builds the extract and issues the grant (grant.issued). Two phases, one after the other:
 
-Reported, each beside its reference measured in the same run:
+1. saturated, for ``--seconds``: a closed loop of ``--concurrency`` buyers with at most
+   ``--in-flight`` purchases unsettled at once, so the rate measured is the rate the
+   stack sustains, not the size of a queue; latency there is mostly queueing;
+2. paced, for ``--paced-seconds``: an open loop at a fixed offered rate (``--paced-rate``,
+   by default half the rate phase 1 sustained). Purchase n starts at t0 + n / rate
+   whatever happened to the ones before, and its HTTP time counts from that scheduled
+   moment, so a stall is not hidden.
+
+Reported for each phase, each beside its reference measured in the same run:
 
 - purchases per second end to end (grants issued within the window / window), beside
   the HTTP side alone (orders settled per second) and the goal (≥ 200/s);
 - order.paid → grant.issued: the event path without the extract (orders' relay →
   broker → access's consumer, and access's relay publishing grant.issued) p50/p95/p99,
-  beside a raw aiokafka produce → consume round trip on the same broker (goal: p99 ≤ 5×);
+  beside a raw aiokafka produce → consume round trip on the same broker with the
+  services' consumer settings (``fetch_max_wait_ms``; Tansu answers a long poll after
+  about half of it, so a different wait would make the reference unfair);
+  goal: p99 ≤ 5× raw;
 - the extract build on its own: pending → issued in access (builder queue + build) and
   the build alone (access's ``vndx_extract_build_seconds``);
-- per step, where a purchase spends its time (which service, which step).
+- per step, where a purchase spends its time (which service, which step);
+- CPU milliseconds per purchase of each process (every service, Tansu, SeaweedFS, the
+  load generator), beside the budget the goal implies, and the machine's idle share.
 
-The figures go to a table and to ``bench/results/bench_e2e-<time>.json``.
+The load generator is a light asyncio HTTP/1.1 client (``light_http``), not httpx,
+so it takes little of the two cores the stack runs on. The figures go to tables and to
+``bench/results/bench_e2e-<time>.json``.
 
     python -m tests.bench.bench_e2e [--seconds 60] [--concurrency 16] [--in-flight 64]
+        [--paced-seconds 20] [--paced-rate R] [--raw 200]
 """
 
 from __future__ import annotations
@@ -28,14 +42,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import statistics
+import os
 import tempfile
 import time
 import uuid
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -43,23 +58,29 @@ from rich.console import Console
 from rich.table import Table
 
 from services.common.kafka import ensure_topics
+from services.common.settings import Settings
+from tests.bench import cpu_accounting
+from tests.bench.light_http import Client
 from tests.policy_acceptance import order_body
 from tests.reliability.harness import FaultyStack, Market, metric, small_listing, start_stack, until
 from tests.reliability.invariants import GRANT_ISSUED, ORDER_PAID, rows
 
-console = Console()
+console = Console(width=None if os.isatty(1) else 130)
 GOAL_PER_S = 200
 GOAL_RATIO = 5.0
 ROUND_TRIP_TOPIC = "bench.roundtrip"
 PURPOSE = "research"
+PURCHASE_TIMEOUT_S = 60.0
+OTHER_WORK_CORES_NOTICED = 0.1
 UNTHROTTLED = {
     f"VNDX_RATE_{kind}_PER_MINUTE": "1000000"
     for kind in ("QUOTES", "ORDERS", "DOWNLOADS", "QUERIES")
 }
+T = TypeVar("T")
 
 
 def percentiles(values: list[float]) -> dict[str, float]:
-    """p50/p95/p99 in milliseconds (0 for none)."""
+    """p50/p95/p99 in milliseconds of values in seconds (0 for none), and the count."""
     if not values:
         return {"p50": 0.0, "p95": 0.0, "p99": 0.0, "count": 0}
     ordered = sorted(values)
@@ -70,15 +91,30 @@ def percentiles(values: list[float]) -> dict[str, float]:
     return {"p50": at(0.50), "p95": at(0.95), "p99": at(0.99), "count": len(ordered)}
 
 
+def schedule(rate: float, seconds: float, start: float) -> Iterator[float]:
+    """When each purchase of an open loop at ``rate`` per second starts: start + n / rate."""
+    count = int(rate * seconds)
+    return (start + n / rate for n in range(count))
+
+
 # --- the raw broker round trip -----------------------------------------------------------
 
 
-async def raw_round_trip(bootstrap: str, messages: int) -> list[float]:
+def consumer_fetch_wait_ms(stack: FaultyStack) -> int:
+    """The ``fetch_max_wait_ms`` the stack's consumers run with (access's, as started)."""
+    configured = stack.service_env("access").get("VNDX_KAFKA_FETCH_MAX_WAIT_MS")
+    default = Settings.model_fields["kafka_fetch_max_wait_ms"].default
+    return int(configured) if configured else int(default)
+
+
+async def raw_round_trip(bootstrap: str, messages: int, fetch_max_wait_ms: int) -> list[float]:
     """Produce one message, wait until a consumer has it, again and again (seconds each)."""
     await ensure_topics(bootstrap, [ROUND_TRIP_TOPIC])
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=0)
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=100
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        fetch_max_wait_ms=fetch_max_wait_ms,
     )
     await producer.start()
     await consumer.start()
@@ -103,8 +139,109 @@ async def raw_round_trip(bootstrap: str, messages: int) -> list[float]:
         await producer.stop()
 
 
-def publish(market: Market, workdir: Path) -> dict[str, Any]:
-    """Publish the small listing, wait until pricing and orders know it; return its policy."""
+# --- the purchases -----------------------------------------------------------------------
+
+
+@dataclass
+class Shop:
+    """What every purchase needs: the listing, its policy and who acts."""
+
+    stack: FaultyStack
+    listing_id: str
+    policy: dict[str, Any]
+    operator: dict[str, str]
+
+
+@dataclass
+class Load:
+    """Purchases made by the load generator, with the time each HTTP step took."""
+
+    quote_s: list[float] = field(default_factory=list)
+    order_s: list[float] = field(default_factory=list)
+    settle_s: list[float] = field(default_factory=list)
+    whole_s: list[float] = field(default_factory=list)  # from the (scheduled) start
+    late_s: list[float] = field(default_factory=list)  # paced: started after its time by
+    settled: dict[str, float] = field(default_factory=dict)  # order id -> wall clock
+    errors: dict[str, int] = field(default_factory=dict)
+
+    def error(self, what: str) -> None:
+        self.errors[what] = self.errors.get(what, 0) + 1
+
+
+@dataclass
+class Clients:
+    """One light HTTP client per service a purchase talks to."""
+
+    pricing: Client
+    orders: Client
+
+    @classmethod
+    def of(cls, stack: FaultyStack) -> Clients:
+        return cls(Client(stack.url("pricing")), Client(stack.url("orders")))
+
+    async def aclose(self) -> None:
+        await self.pricing.aclose()
+        await self.orders.aclose()
+
+
+async def purchase(
+    clients: Clients,
+    shop: Shop,
+    buyer: dict[str, str],
+    load: Load,
+    scheduled: float | None = None,
+) -> None:
+    """Quote → order → settle, once; failures are counted, not raised."""
+    began = time.perf_counter()
+    quote = await clients.pricing.post(
+        "/v1/quotes",
+        json={
+            "listing_id": shop.listing_id,
+            "product": "download",
+            "duration_days": 30,
+            "purpose": PURPOSE,
+            "justification": "market analysis of published aggregate figures",
+        },
+        headers=buyer,
+    )
+    if quote.status != 201:
+        load.error(f"quote {quote.status}")
+        return
+    ordered_at = time.perf_counter()
+    load.quote_s.append(ordered_at - began)
+    order = await clients.orders.post(
+        "/v1/orders",
+        json=order_body(quote.json(), shop.policy),
+        headers={**buyer, "Idempotency-Key": str(uuid.uuid4())},
+    )
+    if order.status != 201:
+        load.error(f"order {order.status}: {order.text[:120]}")
+        return
+    settling_at = time.perf_counter()
+    load.order_s.append(settling_at - ordered_at)
+    placed = order.json()
+    order_id = str(placed["id"])
+    if placed["status"] != "paid":
+        settled = await clients.orders.post(f"/v1/orders/{order_id}/settle", headers=shop.operator)
+        if settled.status != 200:
+            load.error(f"settle {settled.status}: {settled.text[:120]}")
+            return
+        load.settle_s.append(time.perf_counter() - settling_at)
+    load.whole_s.append(time.perf_counter() - (began if scheduled is None else scheduled))
+    load.settled[order_id] = time.time()
+
+
+async def _counted(load: Load, attempt: Awaitable[None]) -> None:
+    """Run one purchase; a broken connection or a timeout is an error, not a crash."""
+    try:
+        async with asyncio.timeout(PURCHASE_TIMEOUT_S):
+            await attempt
+    except (OSError, asyncio.IncompleteReadError, TimeoutError, ValueError) as exc:
+        load.error(type(exc).__name__)
+
+
+def publish(market: Market, workdir: Path) -> Shop:
+    """Publish the small listing, wait until pricing and orders know it."""
     data = workdir / "listing.csv"
     body = small_listing(data)
     provider = market.headers(market.provider_org, "provider")
@@ -124,19 +261,22 @@ def publish(market: Market, workdir: Path) -> dict[str, Any]:
     policy: dict[str, Any] = httpx.get(
         f"{catalog}/v1/listings/{market.listing_id}/policy", timeout=30
     ).json()
+    shop = Shop(market.stack, market.listing_id, policy, market.headers("ops-bench", "operator"))
 
     async def learnt() -> bool:
         load = Load()
-        operator = market.headers("ops-bench", "operator")
-        buyer = market.headers("startup-bench-learn", "buyer")
-        async with httpx.AsyncClient(timeout=60) as client:
-            await purchase(client, market.stack, market.listing_id, policy, buyer, operator, load)
+        clients = Clients.of(market.stack)
+        try:
+            buyer = market.headers("startup-bench-learn", "buyer")
+            await _counted(load, purchase(clients, shop, buyer, load))
+        finally:
+            await clients.aclose()
         if load.errors and not all(_not_yet_known(error) for error in load.errors):
             raise AssertionError(f"the first purchase was refused: {load.errors}")
         return bool(load.settled)
 
     until("pricing and orders to learn the listing", lambda: asyncio.run(learnt()), 120, 1)
-    return policy
+    return shop
 
 
 def _not_yet_known(error: str) -> bool:
@@ -144,81 +284,17 @@ def _not_yet_known(error: str) -> bool:
     return error.startswith(("quote 404", "order 409"))
 
 
-# --- the load ----------------------------------------------------------------------------
+def _buyers(market: Market, count: int) -> list[dict[str, str]]:
+    return [market.headers(f"startup-bench-{n}", "buyer") for n in range(count)]
 
 
-@dataclass
-class Load:
-    """Purchases made by the load generator, with the time each HTTP step took."""
-
-    quote_s: list[float] = field(default_factory=list)
-    order_s: list[float] = field(default_factory=list)
-    settle_s: list[float] = field(default_factory=list)
-    settled: dict[str, float] = field(default_factory=dict)  # order id -> wall clock
-    errors: dict[str, int] = field(default_factory=dict)
-
-    def error(self, what: str) -> None:
-        self.errors[what] = self.errors.get(what, 0) + 1
-
-
-async def purchase(
-    client: httpx.AsyncClient,
-    stack: FaultyStack,
-    listing_id: str,
-    policy: dict[str, Any],
-    buyer: dict[str, str],
-    operator: dict[str, str],
-    load: Load,
-) -> None:
-    """Quote → order → settle, once; failures are counted, not raised."""
-    began = time.perf_counter()
-    quote = await client.post(
-        stack.url("pricing") + "/v1/quotes",
-        json={
-            "listing_id": listing_id,
-            "product": "download",
-            "duration_days": 30,
-            "purpose": PURPOSE,
-            "justification": "market analysis of published aggregate figures",
-        },
-        headers=buyer,
-    )
-    if quote.status_code != 201:
-        load.error(f"quote {quote.status_code}")
-        return
-    ordered_at = time.perf_counter()
-    load.quote_s.append(ordered_at - began)
-    order = await client.post(
-        stack.url("orders") + "/v1/orders",
-        json=order_body(quote.json(), policy),
-        headers={**buyer, "Idempotency-Key": str(uuid.uuid4())},
-    )
-    if order.status_code != 201:
-        load.error(f"order {order.status_code}: {order.text[:120]}")
-        return
-    settling_at = time.perf_counter()
-    load.order_s.append(settling_at - ordered_at)
-    order_id = str(order.json()["id"])
-    if order.json()["status"] != "paid":
-        settled = await client.post(
-            stack.url("orders") + f"/v1/orders/{order_id}/settle", headers=operator
-        )
-        if settled.status_code != 200:
-            load.error(f"settle {settled.status_code}: {settled.text[:120]}")
-            return
-        load.settle_s.append(time.perf_counter() - settling_at)
-    load.settled[order_id] = time.time()
-
-
-async def run_load(
-    market: Market, policy: dict[str, Any], seconds: float, concurrency: int, in_flight: int
+async def saturated_load(
+    market: Market, shop: Shop, seconds: float, concurrency: int, in_flight: int
 ) -> tuple[Load, float, float]:
-    """Buy for ``seconds`` from ``concurrency`` workers; return the load and the window."""
+    """Closed loop: buy for ``seconds`` from ``concurrency`` workers; the load and window."""
     stack = market.stack
     load = Load()
-    operator = market.headers("ops-bench", "operator")
-    buyers = [market.headers(f"startup-bench-{n}", "buyer") for n in range(concurrency)]
-    limits = httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=concurrency)
+    clients = Clients.of(stack)
     started = time.time()
     deadline = time.monotonic() + seconds
     issued_before = _issued_count(stack)
@@ -234,13 +310,40 @@ async def run_load(
             if len(load.settled) - (issued[0] - issued_before) >= in_flight:
                 await asyncio.sleep(0.1)
                 continue
-            try:
-                await purchase(client, stack, market.listing_id, policy, buyer, operator, load)
-            except httpx.HTTPError as exc:
-                load.error(type(exc).__name__)
+            await _counted(load, purchase(clients, shop, buyer, load))
 
-    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
-        await asyncio.gather(watch_issued(), *(worker(buyer) for buyer in buyers))
+    try:
+        await asyncio.gather(
+            watch_issued(), *(worker(buyer) for buyer in _buyers(market, concurrency))
+        )
+    finally:
+        await clients.aclose()
+    return load, started, time.time()
+
+
+async def paced_load(
+    market: Market, shop: Shop, rate: float, seconds: float, buyers: int
+) -> tuple[Load, float, float]:
+    """Open loop: start purchases on the schedule at ``rate``/s; the load and window."""
+    load = Load()
+    clients = Clients.of(market.stack)
+    people = _buyers(market, buyers)
+    started = time.time()
+    first = time.perf_counter() + 0.05
+    running: list[asyncio.Task[None]] = []
+    try:
+        for number, at in enumerate(schedule(rate, seconds, first)):
+            delay = at - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            load.late_s.append(max(time.perf_counter() - at, 0.0))
+            buyer = people[number % len(people)]
+            running.append(
+                asyncio.create_task(_counted(load, purchase(clients, shop, buyer, load, at)))
+            )
+        await asyncio.gather(*running)
+    finally:
+        await clients.aclose()
     return load, started, time.time()
 
 
@@ -299,42 +402,6 @@ def journeys(stack: FaultyStack, order_ids: set[str]) -> dict[str, Journey]:
     return found
 
 
-# --- the run -----------------------------------------------------------------------------
-
-
-def bench(workdir: Path, seconds: float, concurrency: int, in_flight: int, raw: int) -> None:
-    stack = start_stack(workdir / "stack", extra_env=UNTHROTTLED)
-    try:
-        market = Market(stack)
-        with console.status("publishing the listing…"):
-            policy = publish(market, workdir)
-        with console.status(f"raw aiokafka round trip × {raw}…"):
-            round_trip = asyncio.run(raw_round_trip(stack.tansu.bootstrap_servers, raw))
-        with console.status(f"buying for {seconds:.0f} s…"):
-            load, began, ended = asyncio.run(
-                run_load(market, policy, seconds, concurrency, in_flight)
-            )
-        with console.status("waiting for the last grants…"):
-            _drain(stack, set(load.settled), timeout=max(120.0, seconds * 2))
-        build_sum = metric(stack, "access", "vndx_extract_build_seconds_sum")
-        build_count = metric(stack, "access", "vndx_extract_build_seconds_count")
-        trips = journeys(stack, set(load.settled))
-        round_trip_again = asyncio.run(raw_round_trip(stack.tansu.bootstrap_servers, raw))
-    finally:
-        stack.stop()
-    report(
-        seconds=ended - began,
-        load=load,
-        trips=trips,
-        began=began,
-        ended=ended,
-        round_trip=round_trip + round_trip_again,
-        build_mean_s=build_sum / build_count if build_count else 0.0,
-        builds=int(build_count),
-        settings={"seconds": seconds, "concurrency": concurrency, "in_flight": in_flight},
-    )
-
-
 def _drain(stack: FaultyStack, order_ids: set[str], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -344,46 +411,199 @@ def _drain(stack: FaultyStack, order_ids: set[str], timeout: float) -> None:
     console.print("[yellow]some grants were still pending when the bench stopped waiting[/]")
 
 
-def report(
-    *,
-    seconds: float,
-    load: Load,
-    trips: dict[str, Journey],
-    began: float,
-    ended: float,
-    round_trip: list[float],
-    build_mean_s: float,
-    builds: int,
-    settings: dict[str, Any],
-) -> None:
-    within = [t for t in trips.values() if began <= t.published <= ended]
-    e2e_rate = len(within) / seconds
-    http_rate = len(load.settled) / seconds
-    delivery = [t.received - t.paid for t in trips.values()]
-    relay = [t.paid_published - t.paid for t in trips.values()]
-    consume = [t.received - t.paid_published for t in trips.values()]
-    publish = [t.published - t.issued for t in trips.values()]
-    event_path = [d + p for d, p in zip(delivery, publish, strict=True)]
-    building = [t.issued - t.received for t in trips.values()]
-    whole = [t.published - t.paid for t in trips.values()]
-    raw = percentiles(round_trip)
-    path = percentiles(event_path)
-    ratio = path["p99"] / raw["p99"] if raw["p99"] else float("inf")
+# --- one phase, measured -----------------------------------------------------------------
 
-    table = Table(title=f"end to end on the embedded stack, {seconds:.0f} s of purchases")
+
+@dataclass
+class Phase:
+    """A load window with what the stack did in it and the CPU it took."""
+
+    name: str
+    offered: str  # how the load was offered, for the tables and the verdict
+    load: Load
+    began: float
+    ended: float
+    trips: dict[str, Journey]
+    cpu: cpu_accounting.Usage
+    build_s: float  # extract build time summed over the phase's builds (access /metrics)
+    builds: int
+
+    @property
+    def seconds(self) -> float:
+        return self.ended - self.began
+
+    @property
+    def e2e_rate(self) -> float:
+        within = [t for t in self.trips.values() if self.began <= t.published <= self.ended]
+        return len(within) / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def http_rate(self) -> float:
+        return len(self.load.settled) / self.seconds if self.seconds > 0 else 0.0
+
+    def event_path(self) -> list[float]:
+        return [(t.received - t.paid) + (t.published - t.issued) for t in self.trips.values()]
+
+
+def process_roots(stack: FaultyStack) -> dict[str, int]:
+    """The processes whose CPU is accounted: label → pid."""
+    roots = {"load generator (this process)": os.getpid()}
+    for service, process in stack.processes.items():
+        if process.pid is not None:
+            roots[f"{service} (uvicorn)"] = process.pid
+    for label, pid in (("tansu (broker)", stack.tansu.pid), ("seaweedfs (weed)", stack.s3.pid)):
+        if pid is not None:
+            roots[label] = pid
+    return roots
+
+
+def measured_phase(
+    stack: FaultyStack,
+    name: str,
+    offered: str,
+    run: Callable[[], tuple[Load, float, float]],
+) -> Phase:
+    """Run one load, CPU-accounted over its window; then wait for its grants."""
+    roots = process_roots(stack)
+    build_before = _build_totals(stack)
+    before = cpu_accounting.take(roots)
+    load, began, ended = run()
+    after = cpu_accounting.take(roots)
+    usage = cpu_accounting.between(before, after, wall_s=ended - began)
+    with console.status(f"{name}: waiting for the last grants…"):
+        _drain(stack, set(load.settled), timeout=max(120.0, (ended - began) * 2))
+    build_after = _build_totals(stack)
+    return Phase(
+        name=name,
+        offered=offered,
+        load=load,
+        began=began,
+        ended=ended,
+        trips=journeys(stack, set(load.settled)),
+        cpu=usage,
+        build_s=build_after[0] - build_before[0],
+        builds=int(build_after[1] - build_before[1]),
+    )
+
+
+def _build_totals(stack: FaultyStack) -> tuple[float, float]:
+    return (
+        metric(stack, "access", "vndx_extract_build_seconds_sum"),
+        metric(stack, "access", "vndx_extract_build_seconds_count"),
+    )
+
+
+# --- the run -----------------------------------------------------------------------------
+
+
+@dataclass
+class Options:
+    seconds: float = 60
+    concurrency: int = 16
+    in_flight: int = 64
+    paced_seconds: float = 20
+    paced_rate: float | None = None  # None: half the saturated rate
+    raw: int = 200
+
+
+def _run(make: Callable[[], Awaitable[T]]) -> T:
+    async def runner() -> T:
+        return await make()
+
+    return asyncio.run(runner())
+
+
+def bench(workdir: Path, options: Options) -> dict[str, Any]:
+    stack = start_stack(workdir / "stack", extra_env=UNTHROTTLED)
+    try:
+        market = Market(stack)
+        with console.status("publishing the listing…"):
+            shop = publish(market, workdir)
+        fetch_wait_ms = consumer_fetch_wait_ms(stack)
+        bootstrap = stack.tansu.bootstrap_servers
+        with console.status(f"raw aiokafka round trip × {options.raw}…"):
+            round_trip = _run(lambda: raw_round_trip(bootstrap, options.raw, fetch_wait_ms))
+        with console.status(f"saturated: buying for {options.seconds:.0f} s…"):
+            saturated = measured_phase(
+                stack,
+                "saturated",
+                f"closed loop, {options.concurrency} buyers, ≤ {options.in_flight} in flight",
+                lambda: _run(
+                    lambda: saturated_load(
+                        market, shop, options.seconds, options.concurrency, options.in_flight
+                    )
+                ),
+            )
+        rate = options.paced_rate or max(round(saturated.e2e_rate * 0.5, 1), 1.0)
+        with console.status(f"paced: {rate:.1f}/s for {options.paced_seconds:.0f} s…"):
+            paced = measured_phase(
+                stack,
+                "paced",
+                f"open loop, {rate:,.1f}/s offered on a schedule",
+                lambda: _run(
+                    lambda: paced_load(
+                        market, shop, rate, options.paced_seconds, options.concurrency
+                    )
+                ),
+            )
+        round_trip += _run(lambda: raw_round_trip(bootstrap, options.raw, fetch_wait_ms))
+    finally:
+        stack.stop()
+    return report(
+        phases=[saturated, paced],
+        paced_rate=rate,
+        round_trip=round_trip,
+        fetch_wait_ms=fetch_wait_ms,
+        options=options,
+    )
+
+
+# --- the report --------------------------------------------------------------------------
+
+
+def _ms(figures: dict[str, float]) -> tuple[str, str, str]:
+    return (f"{figures['p50']:,.1f}", f"{figures['p95']:,.1f}", f"{figures['p99']:,.1f}")
+
+
+def ratio_to(p99_ms: float, reference_p99_ms: float) -> float:
+    return p99_ms / reference_p99_ms if reference_p99_ms else float("inf")
+
+
+def phase_table(phase: Phase, raw: dict[str, float], fetch_wait_ms: int) -> Table:
+    trips = list(phase.trips.values())
+    delivery = [t.received - t.paid for t in trips]
+    relay = [t.paid_published - t.paid for t in trips]
+    consume = [t.received - t.paid_published for t in trips]
+    publishing = [t.published - t.issued for t in trips]
+    building = [t.issued - t.received for t in trips]
+    whole = [t.published - t.paid for t in trips]
+    path = percentiles(phase.event_path())
+    ratio = ratio_to(path["p99"], raw["p99"])
+    load = phase.load
+    table = Table(
+        title=f"{phase.name}: {phase.offered}, {phase.seconds:.0f} s of purchases",
+        title_justify="left",
+    )
     for column in ("what", "figure", "p50 ms", "p95 ms", "p99 ms", "reference / goal"):
         table.add_column(column)
     table.add_row(
         "purchases/s end to end (grant issued)",
-        f"{e2e_rate:,.1f}",
+        f"{phase.e2e_rate:,.1f}",
         "",
         "",
         "",
         f"goal ≥ {GOAL_PER_S}/s",
     )
     table.add_row(
-        "orders paid/s (HTTP side: quote, order, settle)", f"{http_rate:,.1f}", "", "", "", ""
+        "orders paid/s (HTTP side: quote, order, settle)",
+        f"{phase.http_rate:,.1f}",
+        *_ms(percentiles(load.whole_s)),
+        "from the scheduled start" if load.late_s else "",
     )
+    if load.late_s:
+        table.add_row(
+            "  load generator started late by", "", *_ms(percentiles(load.late_s)), "≈ 0 is fair"
+        )
     for label, values in (
         ("  POST /v1/quotes (pricing)", load.quote_s),
         ("  POST /v1/orders (orders)", load.order_s),
@@ -400,95 +620,219 @@ def report(
     table.add_row("  orders relay → broker → access consumer", "", *_ms(percentiles(delivery)), "")
     table.add_row("    orders relay: committed → on the broker", "", *_ms(percentiles(relay)), "")
     table.add_row("    broker → access consumer committed", "", *_ms(percentiles(consume)), "")
-    table.add_row("  access relay publishes grant.issued", "", *_ms(percentiles(publish)), "")
-    table.add_row("raw aiokafka produce → consume", str(raw["count"]), *_ms(raw), "reference")
+    table.add_row("  access relay publishes grant.issued", "", *_ms(percentiles(publishing)), "")
+    table.add_row(
+        f"raw aiokafka produce → consume (fetch_max_wait_ms={fetch_wait_ms})",
+        str(raw["count"]),
+        *_ms(raw),
+        "reference, the services' consumer setting",
+    )
     table.add_row(
         "extract: pending → issued (access builder queue + build)",
         str(len(building)),
         *_ms(percentiles(building)),
         "",
     )
+    build_mean_ms = 1000 * phase.build_s / phase.builds if phase.builds else 0.0
     table.add_row(
         "extract build alone (access /metrics, mean)",
-        str(builds),
-        f"{build_mean_s * 1000:,.1f}",
+        str(phase.builds),
+        f"{build_mean_ms:,.1f}",
         "",
         "",
         "reported apart from the latency",
     )
     table.add_row("order.paid → grant.issued, whole", "", *_ms(percentiles(whole)), "")
-    console.print(table)
-    if load.errors:
-        console.print(f"[red]errors: {load.errors}[/red]")
-    verdicts = {
-        "rate_goal_met": e2e_rate >= GOAL_PER_S,
-        "latency_goal_met": ratio <= GOAL_RATIO,
-    }
-    console.print(
-        f"rate goal {'met' if verdicts['rate_goal_met'] else 'MISSED'}; "
-        f"latency goal {'met' if verdicts['latency_goal_met'] else 'MISSED'} "
-        f"(p99 {path['p99']:,.1f} ms vs raw p99 {raw['p99']:,.1f} ms)"
+    return table
+
+
+def cpu_table(phases: list[Phase]) -> Table:
+    cores = phases[0].cpu.cores
+    budget = cpu_accounting.budget_ms_per_unit(cores, GOAL_PER_S)
+    per_phase = [phase.cpu.ms_per_unit(len(phase.load.settled)) for phase in phases]
+    table = Table(
+        title=(
+            f"CPU ms per purchase (purchases paid in the window); budget at the goal: "
+            f"{cores} cores × 1000 ms / {GOAL_PER_S} = {budget:,.1f} ms"
+        ),
+        title_justify="left",
     )
+    table.add_column("process (with its children)")
+    for phase in phases:
+        table.add_column(f"{phase.name} ms", justify="right")
+    labels = sorted(
+        {
+            label
+            for figures in per_phase
+            for label in figures
+            if not label.startswith(("total", "not"))
+        },
+        key=lambda label: -per_phase[0].get(label, 0.0),
+    )
+    for label in [*labels, "total accounted", "not accounted (rest of the machine)"]:
+        table.add_row(label, *(f"{figures.get(label, 0.0):,.2f}" for figures in per_phase))
+    table.add_row("budget at the goal", *(f"{budget:,.1f}" for _ in phases))
+    table.add_row(
+        "machine idle share over the window",
+        *(f"{phase.cpu.idle_share:.0%}" for phase in phases),
+    )
+    table.add_row(
+        "cores busy with the bench (accounted CPU s / wall s)",
+        *(f"{phase.cpu.accounted_s / phase.cpu.wall_s:,.2f}" for phase in phases),
+    )
+    table.add_row(
+        "cores busy with anything else on the machine",
+        *(f"{phase.cpu.not_accounted_s / phase.cpu.wall_s:,.2f}" for phase in phases),
+    )
+    return table
+
+
+def shared_machine_warning(phases: list[Phase]) -> str | None:
+    """A warning when other work took a noticeable part of the cores during a window."""
+    busy = {
+        phase.name: phase.cpu.not_accounted_s / phase.cpu.wall_s
+        for phase in phases
+        if phase.cpu.wall_s > 0
+    }
+    if max(busy.values(), default=0.0) < OTHER_WORK_CORES_NOTICED:
+        return None
+    shares = ", ".join(f"{name} {cores:,.2f} cores" for name, cores in busy.items())
+    return (
+        f"the machine was shared: other processes kept {shares} busy; "
+        "rates and latencies here are lower and slower than on a quiet machine"
+    )
+
+
+def verdict(phases: list[Phase], raw: dict[str, float]) -> tuple[str, dict[str, Any]]:
+    """One line: the rate goal, and at which offered rate the latency goal is met or missed."""
+    saturated = phases[0]
+    parts = [
+        f"rate goal {'met' if saturated.e2e_rate >= GOAL_PER_S else 'MISSED'} "
+        f"({saturated.e2e_rate:,.1f}/s sustained vs ≥ {GOAL_PER_S}/s)"
+    ]
+    found: dict[str, Any] = {"rate_goal_met": saturated.e2e_rate >= GOAL_PER_S}
+    for phase in phases:
+        path = percentiles(phase.event_path())
+        ratio = ratio_to(path["p99"], raw["p99"])
+        met = ratio <= GOAL_RATIO
+        found[f"latency_goal_met_{phase.name}"] = met
+        parts.append(
+            f"latency goal {'met' if met else 'MISSED'} at {phase.offered} "
+            f"(~{phase.e2e_rate:,.1f}/s done): p99 {path['p99']:,.1f} ms = {ratio:,.1f}× raw "
+            f"p99 {raw['p99']:,.1f} ms"
+        )
+    return "; ".join(parts), found
+
+
+def report(
+    *,
+    phases: list[Phase],
+    paced_rate: float,
+    round_trip: list[float],
+    fetch_wait_ms: int,
+    options: Options,
+) -> dict[str, Any]:
+    raw = percentiles(round_trip)
+    for phase in phases:
+        console.print(phase_table(phase, raw, fetch_wait_ms))
+        if phase.load.errors:
+            console.print(f"[red]{phase.name} errors: {phase.load.errors}[/red]")
+    console.print(cpu_table(phases))
+    warning = shared_machine_warning(phases)
+    if warning:
+        console.print(f"[yellow]{warning}[/yellow]")
+    line, verdicts = verdict(phases, raw)
+    console.print(line)
     results = Path("bench/results")
     results.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out = results / f"bench_e2e-{stamp}.json"
-    out.write_text(
-        json.dumps(
-            {
-                "bench": "bench_e2e",
-                "at": stamp,
-                "settings": settings,
-                "window_s": round(seconds, 1),
-                "purchases_per_s_end_to_end": round(e2e_rate, 2),
-                "orders_paid_per_s_http": round(http_rate, 2),
-                "goal_per_s": GOAL_PER_S,
-                "http_ms": {
-                    "quote": percentiles(load.quote_s),
-                    "order": percentiles(load.order_s),
-                    "settle": percentiles(load.settle_s),
-                },
-                "paid_to_issued_without_extract_ms": path,
-                "delivery_ms": percentiles(delivery),
-                "orders_relay_ms": percentiles(relay),
-                "access_consume_ms": percentiles(consume),
-                "publish_ms": percentiles(publish),
-                "raw_round_trip_ms": raw,
-                "p99_ratio_to_raw": round(ratio, 2),
-                "pending_to_issued_ms": percentiles(building),
-                "extract_build_mean_ms": round(build_mean_s * 1000, 1),
-                "extract_builds": builds,
-                "paid_to_issued_whole_ms": percentiles(whole),
-                "errors": load.errors,
-                **verdicts,
-            },
-            indent=2,
+    document = {
+        "bench": "bench_e2e",
+        "at": stamp,
+        "settings": {**options.__dict__, "paced_rate": paced_rate},
+        "goal_per_s": GOAL_PER_S,
+        "goal_p99_ratio": GOAL_RATIO,
+        "raw_round_trip_ms": raw,
+        "raw_fetch_max_wait_ms": fetch_wait_ms,
+        "phases": {phase.name: _phase_document(phase, raw) for phase in phases},
+        "verdict": line,
+        "shared_machine_warning": warning,
+        **verdicts,
+    }
+    out.write_text(json.dumps(document, indent=2), encoding="utf-8")
+    console.print(f"written to {out}")
+    return document
+
+
+def _phase_document(phase: Phase, raw: dict[str, float]) -> dict[str, Any]:
+    trips = list(phase.trips.values())
+    path = percentiles(phase.event_path())
+    load = phase.load
+    return {
+        "offered": phase.offered,
+        "window_s": round(phase.seconds, 1),
+        "purchases_per_s_end_to_end": round(phase.e2e_rate, 2),
+        "orders_paid_per_s_http": round(phase.http_rate, 2),
+        "http_ms": {
+            "quote": percentiles(load.quote_s),
+            "order": percentiles(load.order_s),
+            "settle": percentiles(load.settle_s),
+            "whole_from_start": percentiles(load.whole_s),
+            "started_late": percentiles(load.late_s),
+        },
+        "paid_to_issued_without_extract_ms": path,
+        "p99_ratio_to_raw": round(ratio_to(path["p99"], raw["p99"]), 2),
+        "delivery_ms": percentiles([t.received - t.paid for t in trips]),
+        "orders_relay_ms": percentiles([t.paid_published - t.paid for t in trips]),
+        "access_consume_ms": percentiles([t.received - t.paid_published for t in trips]),
+        "publish_ms": percentiles([t.published - t.issued for t in trips]),
+        "pending_to_issued_ms": percentiles([t.issued - t.received for t in trips]),
+        "extract_build_mean_ms": round(1000 * phase.build_s / phase.builds, 1)
+        if phase.builds
+        else 0.0,
+        "extract_builds": phase.builds,
+        "paid_to_issued_whole_ms": percentiles([t.published - t.paid for t in trips]),
+        "cpu_ms_per_purchase": {
+            label: round(value, 2)
+            for label, value in phase.cpu.ms_per_unit(len(load.settled)).items()
+        },
+        "cpu_budget_ms_per_purchase": cpu_accounting.budget_ms_per_unit(
+            phase.cpu.cores, GOAL_PER_S
         ),
-        encoding="utf-8",
-    )
-    console.print(
-        f"written to {out}; median of event path {statistics.median(event_path or [0]) * 1000:.1f} ms"
-    )
-
-
-def _ms(figures: dict[str, float]) -> tuple[str, str, str]:
-    return (f"{figures['p50']:,.1f}", f"{figures['p95']:,.1f}", f"{figures['p99']:,.1f}")
+        "machine_idle_share": round(phase.cpu.idle_share, 3),
+        "cores_busy_bench": round(phase.cpu.accounted_s / phase.cpu.wall_s, 2),
+        "cores_busy_other": round(phase.cpu.not_accounted_s / phase.cpu.wall_s, 2),
+        "errors": load.errors,
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--seconds", type=float, default=60, help="saturated phase")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--in-flight", type=int, default=64)
+    parser.add_argument("--paced-seconds", type=float, default=20, help="paced phase")
+    parser.add_argument(
+        "--paced-rate", type=float, default=None, help="purchases/s (default: half the sustained)"
+    )
     parser.add_argument("--raw", type=int, default=200, help="raw round trips (twice)")
     parser.add_argument("--keep", type=Path, default=None, help="keep the stack's data here")
     args = parser.parse_args(argv)
+    options = Options(
+        seconds=args.seconds,
+        concurrency=args.concurrency,
+        in_flight=args.in_flight,
+        paced_seconds=args.paced_seconds,
+        paced_rate=args.paced_rate,
+        raw=args.raw,
+    )
     if args.keep is not None:
         args.keep.mkdir(parents=True, exist_ok=True)
-        bench(args.keep, args.seconds, args.concurrency, args.in_flight, args.raw)
+        bench(args.keep, options)
         return
     with tempfile.TemporaryDirectory(prefix="vndx-bench-e2e-") as workdir:
-        bench(Path(workdir), args.seconds, args.concurrency, args.in_flight, args.raw)
+        bench(Path(workdir), options)
 
 
 if __name__ == "__main__":

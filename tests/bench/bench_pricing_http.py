@@ -11,10 +11,10 @@
      (no coordinated omission);
    - closed loop (each connection sends its next request when the answer arrives): the
      saturated throughput; there latency ≈ connections / throughput by construction.
-   The load generator is a light asyncio HTTP/1.1 client (raw sockets, no httpx) in this
-   process, so the client is not the bottleneck.
+   The load generator is a light asyncio HTTP/1.1 client (``light_http``: raw sockets,
+   no httpx) in this process, so the client is not the bottleneck.
 
-Run: .venv/bin/python tests/bench/bench_pricing_http.py [--seconds 10] [--clients 50]
+Run: .venv/bin/python -m tests.bench.bench_pricing_http [--seconds 10] [--clients 50]
      [--rates 200,500,1000]
 Prints figures (goal: p95 < 20 ms at 50 clients); asserts nothing about speed.
 """
@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import tempfile
 import time
@@ -61,6 +60,7 @@ from services.pricing.quote_handlers import (
     issue_quote_batched,
     prepare_quote,
 )
+from tests.bench.light_http import Connection, Response, encode_request
 from vndx.stack import EmbeddedStack, StackConfig
 
 console = Console()
@@ -165,26 +165,23 @@ def in_process(data_dir: Path, seconds: float, clients: int) -> dict[str, tuple[
     return results
 
 
+def _answered(response: Response, errors: list[str]) -> None:
+    if response.status not in (200, 201):
+        errors.append(f"{response.status} {response.text[:120]}")
+
+
 async def _client(
     port: int, request: bytes, stop_at: float, latencies: list[float], errors: list[str]
 ) -> None:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    connection = await Connection.open("127.0.0.1", port)
     try:
         while time.perf_counter() < stop_at:
             sent = time.perf_counter()
-            writer.write(request)
-            status_line = await reader.readline()
-            length = 0
-            while (header := await reader.readline()) not in (b"\r\n", b""):
-                name, _, value = header.decode("latin-1").partition(":")
-                if name.lower() == "content-length":
-                    length = int(value)
-            await reader.readexactly(length)
+            response = await connection.send(request)
             latencies.append((time.perf_counter() - sent) * 1000)
-            if b" 201 " not in status_line and b" 200 " not in status_line:
-                errors.append(status_line.decode("latin-1").strip())
+            _answered(response, errors)
     finally:
-        writer.close()
+        connection.close()
 
 
 async def _paced_client(
@@ -197,43 +194,34 @@ async def _paced_client(
     errors: list[str],
 ) -> None:
     """Send at first_at, first_at + interval, ...; latency from the scheduled time."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    connection = await Connection.open("127.0.0.1", port)
     try:
         scheduled = first_at
         while scheduled < stop_at:
             delay = scheduled - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-            writer.write(request)
-            status_line = await reader.readline()
-            length = 0
-            while (header := await reader.readline()) not in (b"\r\n", b""):
-                name, _, value = header.decode("latin-1").partition(":")
-                if name.lower() == "content-length":
-                    length = int(value)
-            await reader.readexactly(length)
+            response = await connection.send(request)
             latencies.append((time.perf_counter() - scheduled) * 1000)
-            if b" 201 " not in status_line and b" 200 " not in status_line:
-                errors.append(status_line.decode("latin-1").strip())
+            _answered(response, errors)
             scheduled += interval
     finally:
-        writer.close()
+        connection.close()
 
 
 def quote_request(port: int, token: str, listing_id: str) -> bytes:
-    body = json.dumps(
-        {
+    return encode_request(
+        "POST",
+        f"127.0.0.1:{port}",
+        "/v1/quotes",
+        headers={"Authorization": f"Bearer {token}"},
+        json_body={
             "listing_id": listing_id,
             "product": "download",
             "duration_days": 90,
             "purpose": "research",
-        }
-    ).encode()
-    return (
-        f"POST /v1/quotes HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-        f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(body)}\r\n\r\n"
-    ).encode() + body
+        },
+    )
 
 
 async def paced_load(
@@ -265,7 +253,7 @@ async def paced_load(
 
 def public_key_request(port: int) -> bytes:
     """The reference: an endpoint of the same app that does no work (no auth, no database)."""
-    return f"GET /v1/quotes/public-key HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
+    return encode_request("GET", f"127.0.0.1:{port}", "/v1/quotes/public-key")
 
 
 async def load(

@@ -36,7 +36,7 @@ BENCHES: dict[str, tuple[list[str], list[str]]] = {
     "bench_ledger": ([], ["--records", "100000"]),
     "bench_audit": ([], ["--events", "500", "--records", "100000"]),
     "bench_portal": ([], ["--requests", "50"]),
-    "bench_e2e": ([], ["--seconds", "15", "--raw", "50"]),
+    "bench_e2e": ([], ["--seconds", "15", "--paced-seconds", "8", "--raw", "50"]),
 }
 UNTHROTTLED = {
     f"VNDX_RATE_{kind}_PER_MINUTE": "1000000"
