@@ -18,11 +18,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from alembic.autogenerate import produce_migrations, render_python_code
-from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, MetaData, Table
+from sqlalchemy import Engine, Table
 
 from services.common.db import make_engine
-from services.common.migrations import head_revision, upgrade, version_table
+from services.common.migrations import comparing_context, head_revision, metadata_of, upgrade
+from services.common.migrations import differences as differences_of
 from services.common.runtime import COMMON_TABLES
 
 #: Where each service declares its tables.
@@ -96,15 +96,7 @@ def differences(engine: Engine, service: str) -> list[object]:
     start) is not a difference.
     """
     with engine.connect() as connection:
-        context = _comparing_context(connection, service, include_object=_declared)
-        ops = produce_migrations(context, _metadata(service))
-    return list(ops.upgrade_ops.ops) if ops.upgrade_ops else []
-
-
-def _declared(
-    _object: object, _name: str | None, _type: str, reflected: bool, compare_to: object
-) -> bool:
-    return not (reflected and compare_to is None)
+        return differences_of(connection, service, service_tables(service), count_undeclared=False)
 
 
 def new_revision(service: str, message: str) -> Path | None:
@@ -118,7 +110,8 @@ def new_revision(service: str, message: str) -> Path | None:
                 upgrade(engine, script_dir, service)
             with engine.connect() as connection:
                 ops = produce_migrations(
-                    _comparing_context(connection, service), _metadata(service)
+                    comparing_context(connection, service),
+                    metadata_of(service_tables(service)),
                 )
         finally:
             engine.dispose()
@@ -163,22 +156,3 @@ def _render(ops: object) -> str:
     lines = [line for line in ("    " + code).splitlines() if not line.strip().startswith("# ###")]
     body = "\n".join(lines).rstrip()
     return body if body.strip() else "    pass"
-
-
-def _metadata(service: str) -> MetaData:
-    metadata = MetaData()
-    for table in service_tables(service):
-        table.to_metadata(metadata)
-    return metadata
-
-
-def _comparing_context(connection: object, service: str, **options: object) -> MigrationContext:
-    return MigrationContext.configure(
-        connection,  # type: ignore[arg-type]
-        opts={
-            "version_table": version_table(service),
-            "render_as_batch": True,
-            "compare_type": True,
-            **options,
-        },
-    )

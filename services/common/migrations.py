@@ -70,19 +70,54 @@ def upgrade(
         if version_table(service) not in existing and _has_service_tables(
             existing, script_location
         ):
-            in_step = bool(tables) and not _differences(connection, service, tables)
+            in_step = bool(tables) and not differences(connection, service, tables)
             command.stamp(config, "head" if in_step else BASELINE)
         command.upgrade(config, revision)
 
 
-def _differences(connection: Connection, service: str, tables: Sequence[Table]) -> list[Any]:
-    metadata = MetaData()
-    for table in tables:
-        table.to_metadata(metadata)
-    context = MigrationContext.configure(
-        connection, opts={"version_table": version_table(service), "compare_type": True}
+def differences(
+    connection: Connection,
+    service: str,
+    tables: Sequence[Table],
+    *,
+    count_undeclared: bool = True,
+) -> list[Any]:
+    """Where ``connection``'s database and the declared ``tables`` disagree (empty: in step).
+
+    ``count_undeclared=False``: what the database has beyond the tables (the catalog's
+    full-text search tables, made at start) is not a difference.
+    """
+    options = {} if count_undeclared else {"include_object": _declared}
+    return list(
+        compare_metadata(comparing_context(connection, service, **options), metadata_of(tables))
     )
-    return list(compare_metadata(context, metadata))
+
+
+def metadata_of(tables: Sequence[Table]) -> MetaData:
+    """A fresh ``MetaData`` holding copies of ``tables``."""
+    collected = MetaData()
+    for table in tables:
+        table.to_metadata(collected)
+    return collected
+
+
+def comparing_context(connection: Any, service: str, **options: Any) -> MigrationContext:
+    """The Alembic context autogenerate compares ``service``'s database in."""
+    return MigrationContext.configure(
+        connection,
+        opts={
+            "version_table": version_table(service),
+            "render_as_batch": True,  # as run_environment migrates
+            "compare_type": True,
+            **options,
+        },
+    )
+
+
+def _declared(
+    _object: object, _name: str | None, _type: str, reflected: bool, compare_to: object
+) -> bool:
+    return not (reflected and compare_to is None)
 
 
 def current_revision(engine: Engine, service: str) -> str | None:
