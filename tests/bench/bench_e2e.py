@@ -27,7 +27,10 @@ Reported for each phase, each beside its reference measured in the same run:
   the build alone (access's ``vndx_extract_build_seconds``);
 - per step, where a purchase spends its time (which service, which step);
 - CPU milliseconds per purchase of each process (every service, Tansu, SeaweedFS, the
-  load generator), beside the budget the goal implies, and the machine's idle share.
+  load generator), beside the budget the goal implies, and the machine's idle share;
+  beside them, what each process burns per second when the stack has nothing to do
+  (pollers, relays, heartbeats), the fixed cost a slower rate spreads over fewer
+  purchases.
 
 The load generator is a light asyncio HTTP/1.1 client (``light_http``), not httpx,
 so it takes little of the two cores the stack runs on. The figures go to tables and to
@@ -427,6 +430,7 @@ class Phase:
     cpu: cpu_accounting.Usage
     build_s: float  # extract build time summed over the phase's builds (access /metrics)
     builds: int
+    cache_hits: int = 0  # extracts copied from an identical earlier build instead
 
     @property
     def seconds(self) -> float:
@@ -483,13 +487,16 @@ def measured_phase(
         cpu=usage,
         build_s=build_after[0] - build_before[0],
         builds=int(build_after[1] - build_before[1]),
+        cache_hits=int(build_after[2] - build_before[2]),
     )
 
 
-def _build_totals(stack: FaultyStack) -> tuple[float, float]:
+def _build_totals(stack: FaultyStack) -> tuple[float, float, float]:
+    """Access's extract builds so far: seconds, count, and copies from its cache."""
     return (
         metric(stack, "access", "vndx_extract_build_seconds_sum"),
         metric(stack, "access", "vndx_extract_build_seconds_count"),
+        metric(stack, "access", "vndx_extract_cache_hits_total"),
     )
 
 
@@ -504,6 +511,7 @@ class Options:
     paced_seconds: float = 20
     paced_rate: float | None = None  # None: half the saturated rate
     raw: int = 200
+    idle_seconds: float = 5
 
 
 def _run(make: Callable[[], Awaitable[T]]) -> T:
@@ -523,6 +531,8 @@ def bench(workdir: Path, options: Options) -> dict[str, Any]:
         bootstrap = stack.tansu.bootstrap_servers
         with console.status(f"raw aiokafka round trip × {options.raw}…"):
             round_trip = _run(lambda: raw_round_trip(bootstrap, options.raw, fetch_wait_ms))
+        with console.status(f"idle stack for {options.idle_seconds:.0f} s (CPU baseline)…"):
+            idle = idle_usage(stack, options.idle_seconds)
         with console.status(f"saturated: buying for {options.seconds:.0f} s…"):
             saturated = measured_phase(
                 stack,
@@ -552,6 +562,7 @@ def bench(workdir: Path, options: Options) -> dict[str, Any]:
     return report(
         phases=[saturated, paced],
         paced_rate=rate,
+        idle=idle,
         round_trip=round_trip,
         fetch_wait_ms=fetch_wait_ms,
         options=options,
@@ -637,16 +648,26 @@ def phase_table(phase: Phase, raw: dict[str, float], fetch_wait_ms: int) -> Tabl
     table.add_row(
         "extract build alone (access /metrics, mean)",
         str(phase.builds),
-        f"{build_mean_ms:,.1f}",
+        f"{build_mean_ms:,.1f}" if phase.builds else "",
         "",
         "",
-        "reported apart from the latency",
+        f"apart from the latency; {phase.cache_hits} copied from access's extract cache",
     )
     table.add_row("order.paid → grant.issued, whole", "", *_ms(percentiles(whole)), "")
     return table
 
 
-def cpu_table(phases: list[Phase]) -> Table:
+def idle_usage(stack: FaultyStack, seconds: float) -> cpu_accounting.Usage:
+    """The CPU the stack uses with nothing to do (pollers, relays, heartbeats)."""
+    roots = process_roots(stack)
+    before = cpu_accounting.take(roots)
+    began = time.monotonic()
+    time.sleep(seconds)
+    after = cpu_accounting.take(roots)
+    return cpu_accounting.between(before, after, wall_s=time.monotonic() - began)
+
+
+def cpu_table(phases: list[Phase], idle: cpu_accounting.Usage) -> Table:
     cores = phases[0].cpu.cores
     budget = cpu_accounting.budget_ms_per_unit(cores, GOAL_PER_S)
     per_phase = [phase.cpu.ms_per_unit(len(phase.load.settled)) for phase in phases]
@@ -660,6 +681,12 @@ def cpu_table(phases: list[Phase]) -> Table:
     table.add_column("process (with its children)")
     for phase in phases:
         table.add_column(f"{phase.name} ms", justify="right")
+    table.add_column("idle stack: CPU ms per s", justify="right")
+    idle_per_s = {
+        label: 1000 * seconds / idle.wall_s for label, seconds in idle.per_label_s.items()
+    }
+    idle_per_s["total accounted"] = 1000 * idle.accounted_s / idle.wall_s
+    idle_per_s["not accounted (rest of the machine)"] = 1000 * idle.not_accounted_s / idle.wall_s
     labels = sorted(
         {
             label
@@ -670,19 +697,23 @@ def cpu_table(phases: list[Phase]) -> Table:
         key=lambda label: -per_phase[0].get(label, 0.0),
     )
     for label in [*labels, "total accounted", "not accounted (rest of the machine)"]:
-        table.add_row(label, *(f"{figures.get(label, 0.0):,.2f}" for figures in per_phase))
-    table.add_row("budget at the goal", *(f"{budget:,.1f}" for _ in phases))
+        table.add_row(
+            label,
+            *(f"{figures.get(label, 0.0):,.2f}" for figures in per_phase),
+            f"{idle_per_s.get(label, 0.0):,.1f}",
+        )
+    table.add_row("budget at the goal", *(f"{budget:,.1f}" for _ in phases), "")
+    usages = [*(phase.cpu for phase in phases), idle]
     table.add_row(
-        "machine idle share over the window",
-        *(f"{phase.cpu.idle_share:.0%}" for phase in phases),
+        "machine idle share over the window", *(f"{usage.idle_share:.0%}" for usage in usages)
     )
     table.add_row(
         "cores busy with the bench (accounted CPU s / wall s)",
-        *(f"{phase.cpu.accounted_s / phase.cpu.wall_s:,.2f}" for phase in phases),
+        *(f"{usage.accounted_s / usage.wall_s:,.2f}" for usage in usages),
     )
     table.add_row(
         "cores busy with anything else on the machine",
-        *(f"{phase.cpu.not_accounted_s / phase.cpu.wall_s:,.2f}" for phase in phases),
+        *(f"{usage.not_accounted_s / usage.wall_s:,.2f}" for usage in usages),
     )
     return table
 
@@ -731,13 +762,14 @@ def report(
     round_trip: list[float],
     fetch_wait_ms: int,
     options: Options,
+    idle: cpu_accounting.Usage,
 ) -> dict[str, Any]:
     raw = percentiles(round_trip)
     for phase in phases:
         console.print(phase_table(phase, raw, fetch_wait_ms))
         if phase.load.errors:
             console.print(f"[red]{phase.name} errors: {phase.load.errors}[/red]")
-    console.print(cpu_table(phases))
+    console.print(cpu_table(phases, idle))
     warning = shared_machine_warning(phases)
     if warning:
         console.print(f"[yellow]{warning}[/yellow]")
@@ -756,6 +788,10 @@ def report(
         "raw_round_trip_ms": raw,
         "raw_fetch_max_wait_ms": fetch_wait_ms,
         "phases": {phase.name: _phase_document(phase, raw) for phase in phases},
+        "idle_stack_cpu_ms_per_s": {
+            label: round(1000 * seconds / idle.wall_s, 1)
+            for label, seconds in idle.per_label_s.items()
+        },
         "verdict": line,
         "shared_machine_warning": warning,
         **verdicts,
@@ -792,6 +828,7 @@ def _phase_document(phase: Phase, raw: dict[str, float]) -> dict[str, Any]:
         if phase.builds
         else 0.0,
         "extract_builds": phase.builds,
+        "extract_cache_hits": phase.cache_hits,
         "paid_to_issued_whole_ms": percentiles([t.published - t.paid for t in trips]),
         "cpu_ms_per_purchase": {
             label: round(value, 2)
@@ -817,6 +854,9 @@ def main(argv: list[str] | None = None) -> None:
         "--paced-rate", type=float, default=None, help="purchases/s (default: half the sustained)"
     )
     parser.add_argument("--raw", type=int, default=200, help="raw round trips (twice)")
+    parser.add_argument(
+        "--idle-seconds", type=float, default=5, help="CPU baseline of the idle stack"
+    )
     parser.add_argument("--keep", type=Path, default=None, help="keep the stack's data here")
     args = parser.parse_args(argv)
     options = Options(
@@ -826,6 +866,7 @@ def main(argv: list[str] | None = None) -> None:
         paced_seconds=args.paced_seconds,
         paced_rate=args.paced_rate,
         raw=args.raw,
+        idle_seconds=args.idle_seconds,
     )
     if args.keep is not None:
         args.keep.mkdir(parents=True, exist_ok=True)
