@@ -6,7 +6,6 @@ One stack and one browser for the package; each person gets their own browser co
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,8 +17,9 @@ from axe_playwright_python.sync_playwright import Axe  # type: ignore[import-unt
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from services.common.auth import TokenIssuer
-from services.common.settings import Settings
-from vndx.demo_data import adult_listing
+from tests.purchase_steps import bearer, publish_adult, quote_once_known, stack_issuer, until
+from tests.purchase_steps import settle as settle_invoice
+from tests.purchase_steps import verify as verify_org
 from vndx.stack import EmbeddedStack, StackConfig
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -36,16 +36,6 @@ SCREENSHOTS = Path(__file__).resolve().parents[3] / "docs" / "screenshots"
 SERIOUS = {"serious", "critical"}
 
 
-def until(what: str, probe: Callable[[], Any], timeout: float = 120) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = probe()
-        if result:
-            return result
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.3)
-
-
 @dataclass
 class Exchange:
     """The running stack, its API clients and a token maker."""
@@ -57,7 +47,7 @@ class Exchange:
         return self.stack.url(service)
 
     def auth(self, org: str, role: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.issuer.issue(org, role)}"}  # type: ignore[arg-type]
+        return bearer(self.issuer, org, role)
 
     def api(self, service: str) -> httpx.Client:
         return httpx.Client(base_url=self.url(service), timeout=60)
@@ -71,9 +61,7 @@ def exchange(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Exchange]:
         )
     running = EmbeddedStack(StackConfig.on_free_ports(tmp_path_factory.mktemp("portal")))
     running.start()
-    settings = Settings(data_dir=running.data_dir)
-    issuer = TokenIssuer(settings.private_key_path.read_bytes(), issuer="vndx", audience="vndx-api")
-    yield Exchange(running, issuer)
+    yield Exchange(running, stack_issuer(running))
     running.stop()
 
 
@@ -81,20 +69,7 @@ def publish(exchange: Exchange, adult_dir: Path, **changes: Any) -> dict[str, An
     """The Adult data under a listing of ``gso`` with ``changes``, reviewed, published, priced."""
     provider, operator = exchange.auth("gso", "provider"), exchange.auth("vndx-ops", "operator")
     with exchange.api("catalog") as catalog:
-        created = catalog.post(
-            "/v1/listings", json={**adult_listing(adult_dir), **changes}, headers=provider
-        )
-        assert created.status_code == 201, created.text
-        listing: dict[str, Any] = created.json()
-        catalog.post(
-            f"/v1/listings/{listing['id']}/versions",
-            content=(adult_dir / "adult.csv").read_bytes(),
-            headers={**provider, "Content-Type": "text/csv"},
-        ).raise_for_status()
-        catalog.post(
-            f"/v1/listings/{listing['id']}/review", json={"decision": "approve"}, headers=operator
-        ).raise_for_status()
-        catalog.post(f"/v1/listings/{listing['id']}/publish", headers=provider).raise_for_status()
+        listing = publish_adult(catalog, adult_dir, provider, operator, **changes)
     with exchange.api("pricing") as pricing:
 
         def valued() -> bool:
@@ -129,37 +104,20 @@ def approval_listing(exchange: Exchange, adult_dir: Path) -> dict[str, Any]:
 def verify(exchange: Exchange, org: str, listing: dict[str, Any]) -> None:
     """An operator verifies the buyer (listings with sensitive columns need it) and pricing
     has learnt it: a quote for ``listing`` is then issued."""
+    operator = exchange.auth("vndx-ops", "operator")
     with exchange.api("catalog") as catalog:
-        catalog.post(
-            f"/v1/organisations/{org}/verification",
-            json={"tax_code": "0100109106", "registered_name": f"Công ty {org}", "segment": "sme"},
-            headers=exchange.auth("vndx-ops", "operator"),
-        ).raise_for_status()
+        verify_org(catalog, org, operator, f"Công ty {org}", "sme")
     with exchange.api("pricing") as pricing:
-
-        def quoted() -> bool:
-            response = pricing.post(
-                "/v1/quotes",
-                json={
-                    "listing_id": listing["id"],
-                    "product": "download",
-                    "duration_days": 30,
-                    "purpose": listing.get("allowed_purposes", ["research"])[0],
-                },
-                headers=exchange.auth(org, "buyer"),
-            )
-            return response.status_code == 201
-
-        until("pricing to learn the verification", quoted, timeout=60)
+        purpose = listing.get("allowed_purposes", ["research"])[0]
+        quote_once_known(
+            pricing, exchange.auth(org, "buyer"), listing["id"], purpose=purpose, timeout=60
+        )
 
 
 def settle(exchange: Exchange, order_id: str) -> None:
     """The operator records the bank transfer of a local invoice (what a bank feed would do)."""
     with exchange.api("orders") as orders:
-        settled = orders.post(
-            f"/v1/orders/{order_id}/settle", headers=exchange.auth("vndx-ops", "operator")
-        )
-        assert settled.status_code == 200, settled.text
+        settle_invoice(orders, order_id, exchange.auth("vndx-ops", "operator"))
 
 
 @pytest.fixture(scope="package")

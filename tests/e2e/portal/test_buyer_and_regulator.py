@@ -21,9 +21,9 @@ from tests.e2e.portal.conftest import (
     screenshot,
     settle,
     sign_in,
-    until,
     verify,
 )
+from tests.purchase_steps import until
 
 pytestmark = pytest.mark.e2e
 

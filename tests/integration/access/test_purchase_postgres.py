@@ -19,22 +19,18 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 import psycopg
 import pytest
 
-from services.common.auth import TokenIssuer
-from services.common.settings import DEV_S3_ACCESS_KEY, DEV_S3_SECRET_KEY, Settings
+from services.common.settings import DEV_S3_ACCESS_KEY, DEV_S3_SECRET_KEY
+from tests import purchase_steps as steps
 from tests.integration.conftest import service_login_url
-from tests.policy_acceptance import accepted_order_body
-from vndx.demo_data import adult_listing
 from vndx.embedded import ADMIN_ACTIONS, Postgres, S3Identity, SeaweedS3
 from vndx.stack import EmbeddedStack, StackConfig
 
@@ -168,16 +164,6 @@ def exchange(
             relay.close()
 
 
-def _until(what: str, probe: Callable[[], Any], timeout: float = 120) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = probe()
-        if result:
-            return result
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.3)
-
-
 def _grant_status(access_dsn: str, grant_id: str) -> str:
     conninfo = access_dsn.replace("postgresql+psycopg://", "postgresql://")
     with psycopg.connect(conninfo) as connection:
@@ -190,86 +176,28 @@ def test_a_purchase_on_postgresql_downloads_through_the_public_host_until_revoke
     exchange: tuple[PostgresStack, TcpRelay, dict[str, str]], adult_dir: Path
 ) -> None:
     stack, relay, databases = exchange
-    settings = Settings(data_dir=stack.data_dir)
-    issuer = TokenIssuer(settings.private_key_path.read_bytes(), issuer="vndx", audience="vndx-api")
-
-    def as_(org: str, role: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {issuer.issue(org, role)}"}  # type: ignore[arg-type]
-
+    as_ = steps.headers_for(stack)
     buyer_org = f"startup-{uuid.uuid4().hex[:6]}"
     provider, buyer = as_("gso", "provider"), as_(buyer_org, "buyer")
     operator, regulator = as_("vndx-ops", "operator"), as_("ubgsnn", "regulator")
-    catalog = httpx.Client(base_url=stack.url("catalog"), timeout=60)
-    pricing = httpx.Client(base_url=stack.url("pricing"), timeout=30)
-    orders = httpx.Client(base_url=stack.url("orders"), timeout=30)
-    access = httpx.Client(base_url=stack.url("access"), timeout=30)
+    api = steps.Clients.of(stack)
 
-    listing = catalog.post("/v1/listings", json=adult_listing(adult_dir), headers=provider)
-    assert listing.status_code == 201, listing.text
-    listing_id = listing.json()["id"]
-    catalog.post(
-        f"/v1/listings/{listing_id}/versions",
-        content=(adult_dir / "adult.csv").read_bytes(),
-        headers={**provider, "Content-Type": "text/csv"},
-    ).raise_for_status()
-    catalog.post(
-        f"/v1/listings/{listing_id}/review", json={"decision": "approve"}, headers=operator
-    ).raise_for_status()
-    catalog.post(f"/v1/listings/{listing_id}/publish", headers=provider).raise_for_status()
+    listing_id = steps.publish_adult(api.catalog, adult_dir, provider, operator)["id"]
     # Adult has sensitive columns: only a verified organisation may quote it.
-    catalog.post(
-        f"/v1/organisations/{buyer_org}/verification",
-        json={
-            "tax_code": "0100109106",
-            "registered_name": "Công ty CP Khởi nghiệp",
-            "segment": "startup",
-        },
-        headers=operator,
-    ).raise_for_status()
-
-    def ask_quote() -> dict[str, Any] | None:
-        response = pricing.post(
-            "/v1/quotes",
-            json={
-                "listing_id": listing_id,
-                "product": "download",
-                "duration_days": 30,
-                "purpose": "research",
-                "justification": "income inequality by occupation",
-            },
-            headers=buyer,
-        )
-        # 404 / 403: pricing has not learnt the listing or the verification yet.
-        assert response.status_code in (201, 403, 404), response.text
-        quote: dict[str, Any] = response.json() if response.status_code == 201 else {}
-        return quote if quote.get("segment") == "startup" else None
-
-    quote = _until("pricing to learn the listing", ask_quote)
-    body = accepted_order_body(stack.url("catalog"), quote, buyer)
-
-    def place() -> dict[str, Any] | None:
-        response = orders.post(
-            "/v1/orders", json=body, headers={**buyer, "Idempotency-Key": quote["id"]}
-        )
-        assert response.status_code in (200, 201, 404, 409), response.text
-        return response.json() if response.status_code in (200, 201) else None
-
-    order = _until("orders to learn the listing", place)
-    if order["status"] != "paid":
-        assert order["payment"]["provider"] == "local"
-        settled = orders.post(f"/v1/orders/{order['id']}/settle", headers=operator)
-        assert settled.status_code == 200, settled.text
-
-    def issued_grant() -> dict[str, Any] | None:
-        grants = access.get("/v1/grants", headers=buyer).json()["items"]
-        mine = [g for g in grants if g["order_id"] == order["id"] and g["status"] == "issued"]
-        return mine[0] if mine else None
-
-    grant = _until("the grant to be issued", issued_grant, timeout=180)
+    steps.verify(api.catalog, buyer_org, operator, "Công ty CP Khởi nghiệp", "startup")
+    grant = steps.buy(
+        api,
+        listing_id,
+        buyer,
+        operator,
+        justification="income inequality by occupation",
+        segment="startup",
+        grant_timeout=180,
+    ).grant
     assert grant["privacy"]["k"] >= 5
     assert _grant_status(databases["access"], grant["id"]) == "issued"
 
-    download = access.post(
+    download = api.access.post(
         f"/v1/grants/{grant['id']}/download", json={"format": "csv"}, headers=buyer
     )
     assert download.status_code == 200, download.text
@@ -287,7 +215,7 @@ def test_a_purchase_on_postgresql_downloads_through_the_public_host_until_revoke
     internal = urlsplit(url)._replace(netloc=stack.s3.endpoint).geturl()
     assert httpx.get(internal, timeout=30).status_code == 403
 
-    revoked = access.post(
+    revoked = api.access.post(
         f"/v1/grants/{grant['id']}/revoke",
         json={"reason": "court order 12/2026"},
         headers=regulator,
@@ -295,7 +223,7 @@ def test_a_purchase_on_postgresql_downloads_through_the_public_host_until_revoke
     assert revoked.status_code == 200, revoked.text
     assert _grant_status(databases["access"], grant["id"]) == "revoked"
     # The bucket policy denies the closed grant's objects, and they are deleted.
-    dead = _until(
+    dead = steps.until(
         "the URL to stop working",
         lambda: (r := httpx.get(url, timeout=10)).status_code != 200 and r,
         timeout=30,
