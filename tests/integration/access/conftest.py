@@ -86,6 +86,20 @@ class ServicesAround:
         self, org: str, columns: list[dict[str, Any]], raw: Path, fmt: str = "csv"
     ) -> str:
         """Put the raw file under ``raw/`` and announce the listing as the catalog does."""
+        return self.announce_listing(org, columns, raw, fmt=fmt).listing_id
+
+    def announce_listing(
+        self,
+        org: str,
+        columns: list[dict[str, Any]],
+        raw: Path,
+        *,
+        fmt: str = "csv",
+        status: str = "published",
+        **terms: Any,
+    ) -> ListingSnapshot:
+        """``publish_listing`` with another ``status`` or usage-policy ``terms`` in the
+        snapshot; returns the snapshot announced."""
         self.store.ensure_bucket()
         listing_id = str(uuid.uuid4())
         key = f"raw/{org}/{listing_id}/1/data.{fmt}"
@@ -93,7 +107,7 @@ class ServicesAround:
         snapshot = ListingSnapshot(
             listing_id=listing_id,
             org=org,
-            status="published",
+            status=status,
             title_vi="Dữ liệu thử",
             title_en="Test data",
             theme="population",
@@ -121,9 +135,10 @@ class ServicesAround:
                 quality_score=1.0,
                 created_at=datetime.now(UTC),
             ),
+            **terms,
         )
         self.emit(ListingPublished(listing=snapshot))
-        return listing_id
+        return snapshot
 
     def paid(
         self,

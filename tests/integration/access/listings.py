@@ -9,8 +9,6 @@ where the catalog puts it, ``listing.published`` carries the snapshot (here with
 from __future__ import annotations
 
 import time
-import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +17,7 @@ from sqlmodel import Session
 from services.access.adapters.terms_orm import ListingTermsRow
 from services.access.handlers import AccessContext
 from services.common import usage_policy
-from services.contracts.catalog import ColumnFacts, ListingPublished, ListingSnapshot, VersionFacts
+from services.contracts.catalog import ListingSnapshot
 from services.contracts.orders import OrderPaid
 from tests.integration.access.conftest import Exchange
 
@@ -33,46 +31,10 @@ def announce(
     status: str = "published",
     **terms: Any,
 ) -> ListingSnapshot:
-    """Put ``raw`` under ``raw/`` and announce the listing with ``terms`` in its snapshot."""
-    exchange.store.ensure_bucket()
-    listing_id = str(uuid.uuid4())
-    key = f"raw/{org}/{listing_id}/1/data.csv"
-    exchange.store.put_file(key, raw, "text/csv")
-    snapshot = ListingSnapshot(
-        listing_id=listing_id,
-        org=org,
-        status=status,  # type: ignore[arg-type]
-        title_vi="Dữ liệu thử",
-        title_en="Test data",
-        theme="population",
-        provinces=[],
-        update_frequency="monthly",
-        products=["download", "sandbox"],
-        list_price=None,
-        columns=[
-            ColumnFacts(
-                name=c["name"],
-                type=c["type"],
-                classification=c["classification"],
-                hint=c.get("hint"),
-                keep_as_pseudonym=c.get("keep_as_pseudonym", False),
-            )
-            for c in columns
-        ],
-        latest_version=VersionFacts(
-            version=1,
-            format="csv",
-            object_key=key,
-            size_bytes=raw.stat().st_size,
-            sha256="0" * 64,
-            row_count=1,
-            quality_score=1.0,
-            created_at=datetime.now(UTC),
-        ),
-        **terms,
-    )
-    exchange.emit(ListingPublished(listing=snapshot))
-    _wait_until_known(exchange, listing_id)
+    """Put ``raw`` under ``raw/`` and announce the listing with ``terms`` in its snapshot;
+    returns once access has learnt it."""
+    snapshot = exchange.announce_listing(org, columns, raw, status=status, **terms)
+    _wait_until_known(exchange, snapshot.listing_id)
     return snapshot
 
 
