@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -44,7 +45,12 @@ def request_access(page: Page, listing_url: str, justification: str) -> str:
     expect(page.locator("#order-status strong")).to_have_attribute(
         "data-status", "awaiting_approval"
     )
-    return page.url.rstrip("/").split("/")[-1]
+    return last_segment(page.url)
+
+
+def last_segment(url: str) -> str:
+    """The id at the end of an order's or a grant's page URL."""
+    return url.rstrip("/").split("/")[-1]
 
 
 def decide(provider: Page, order_id: str, decision: str, note: str) -> None:
@@ -120,20 +126,16 @@ def test_the_agency_approves_a_request_then_the_buyer_pays_and_ends_it_early(
 def test_a_regulator_terminates_a_grant_with_a_full_refund(
     exchange: Exchange, adult: dict[str, Any], new_context: Callable[[], BrowserContext]
 ) -> None:
-    buyer_org = f"startup-{uuid.uuid4().hex[:6]}"
-    verify(exchange, buyer_org, adult)
-    page = new_context().new_page()
-    sign_in(page, buyer_org, "buyer")
-    grant_url = buy_download(page, exchange, f"/listings/{adult['id']}")
+    holder = a_grant_holder(exchange, adult, new_context)
     regulator = new_context().new_page()
     sign_in(regulator, "ubgsnn", "regulator")
-    regulator.goto(grant_url + "?lang=en")
+    regulator.goto(holder.grant_url + "?lang=en")
     regulator.fill("#terminate-reason", "Court order 31/2026")
     regulator.select_option("#refund", "full")
     regulator.click("#terminate")
     expect(regulator.locator("#grant-status")).to_contain_text("Terminated")
-    page.goto(grant_url)
-    expect(page.locator("#grant-status")).to_contain_text("Terminated")
+    holder.page.goto(holder.grant_url)
+    expect(holder.page.locator("#grant-status")).to_contain_text("Terminated")
 
 
 def buy_download(page: Page, exchange: Exchange, listing_url: str) -> str:
@@ -145,21 +147,40 @@ def buy_download(page: Page, exchange: Exchange, listing_url: str) -> str:
     page.click("#ask-quote")
     page.check("#accept_policy")
     page.click("#place-order")
-    settle(exchange, page.url.rstrip("/").split("/")[-1])
+    settle(exchange, last_segment(page.url))
     page.locator("#open-grant").click(timeout=120_000)
     expect(page.locator("#grant-status")).to_contain_text("Active")
     return page.url
 
 
+@dataclass(frozen=True)
+class GrantHolder:
+    """A newly verified buyer, signed in, whose page shows the grant they just bought."""
+
+    org: str
+    page: Page
+    grant_url: str
+
+    @property
+    def grant_id(self) -> str:
+        return last_segment(self.grant_url)
+
+
+def a_grant_holder(
+    exchange: Exchange, listing: dict[str, Any], new_context: Callable[[], BrowserContext]
+) -> GrantHolder:
+    org = f"startup-{uuid.uuid4().hex[:6]}"
+    verify(exchange, org, listing)
+    page = new_context().new_page()
+    sign_in(page, org, "buyer")
+    return GrantHolder(org, page, buy_download(page, exchange, f"/listings/{listing['id']}"))
+
+
 def test_a_buyer_renews_a_grant_with_a_new_paid_order(
     exchange: Exchange, adult: dict[str, Any], new_context: Callable[[], BrowserContext]
 ) -> None:
-    buyer_org = f"startup-{uuid.uuid4().hex[:6]}"
-    verify(exchange, buyer_org, adult)
-    page = new_context().new_page()
-    sign_in(page, buyer_org, "buyer")
-    grant_url = buy_download(page, exchange, f"/listings/{adult['id']}")
-    grant_id = grant_url.rstrip("/").split("/")[-1]
+    holder = a_grant_holder(exchange, adult, new_context)
+    page, buyer_org, grant_id = holder.page, holder.org, holder.grant_id
     with exchange.api("access") as access:
         before = access.get(f"/v1/grants/{grant_id}", headers=exchange.auth(buyer_org, "buyer"))
         first_expiry = before.json()["expires_at"]
@@ -172,7 +193,7 @@ def test_a_buyer_renews_a_grant_with_a_new_paid_order(
     expect(page.locator("#renewing")).to_contain_text(grant_id[:8])
     page.check("#accept_policy")
     page.click("#place-order")
-    settle(exchange, page.url.rstrip("/").split("/")[-1])
+    settle(exchange, last_segment(page.url))
     expect(page.locator("#open-grant")).to_have_attribute(
         "href", f"/grants/{grant_id}", timeout=120_000
     )
@@ -207,22 +228,18 @@ def test_an_operator_verifies_a_buyer_organisation_in_the_browser(
 def test_the_agency_terminates_a_grant_on_its_listing_for_a_breach(
     exchange: Exchange, adult: dict[str, Any], new_context: Callable[[], BrowserContext]
 ) -> None:
-    buyer_org = f"startup-{uuid.uuid4().hex[:6]}"
-    verify(exchange, buyer_org, adult)
-    page = new_context().new_page()
-    sign_in(page, buyer_org, "buyer")
-    grant_url = buy_download(page, exchange, f"/listings/{adult['id']}")
-    grant_id = grant_url.rstrip("/").split("/")[-1]
+    holder = a_grant_holder(exchange, adult, new_context)
+    grant_id = holder.grant_id
     provider = new_context().new_page()
     sign_in(provider, "gso", "provider")
     provider.goto("/provider/grants?lang=en")
     row = provider.locator(f"tr[data-grant='{grant_id}']")
-    expect(row).to_contain_text(buyer_org)
+    expect(row).to_contain_text(holder.org)
     assert_accessible(provider)
     screenshot(provider, "provider-grants-en")
     provider.fill(f"#reason-{grant_id}", "The extract was resold")
     provider.locator(f"#reason-{grant_id} ~ button").click()
     expect(provider.locator(".notice")).to_contain_text("terminated")
     expect(provider.locator(f"tr[data-grant='{grant_id}']")).to_contain_text("Terminated")
-    page.goto(grant_url)
-    expect(page.locator("#grant-status")).to_contain_text("Terminated")
+    holder.page.goto(holder.grant_url)
+    expect(holder.page.locator("#grant-status")).to_contain_text("Terminated")

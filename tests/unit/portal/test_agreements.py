@@ -322,37 +322,35 @@ def test_a_provider_approves_a_pending_request_with_a_note(
 def test_a_buyer_ends_its_grant_pro_rata_whatever_the_form_says(
     client: TestClient, apis: FakeApis
 ) -> None:
-    apis.answer("GET", "access", f"/v1/grants/{GRANT_ID}", _grant())
-    apis.answer("POST", "access", f"/v1/grants/{GRANT_ID}/terminate", _grant(status="terminated"))
-    sign_in(client, "startup-a", "buyer")
-    page = client.get(f"/grants/{GRANT_ID}?lang=en").text
+    page, sent = _terminate_with_full_refund(client, apis, "startup-a", "buyer", "Project ended")
     assert 'id="terminate"' in page and 'id="renew-link"' in page
-    client.post(
-        f"/grants/{GRANT_ID}/terminate",
-        data={"csrf_token": csrf_of(page), "reason": "Project ended", "refund": "full"},
-    )
-    assert apis.last_json(f"/v1/grants/{GRANT_ID}/terminate") == {
-        "reason": "Project ended",
-        "refund": "pro_rata",
-    }
+    assert sent == {"reason": "Project ended", "refund": "pro_rata"}
 
 
 def test_a_regulator_terminates_with_a_reason_and_a_refund_choice(
     client: TestClient, apis: FakeApis
 ) -> None:
+    page, sent = _terminate_with_full_refund(
+        client, apis, "ubgsnn", "regulator", "Court order 7/2026"
+    )
+    assert 'id="refund"' in page and 'id="renew-link"' not in page
+    assert sent == {"reason": "Court order 7/2026", "refund": "full"}
+
+
+def _terminate_with_full_refund(
+    client: TestClient, apis: FakeApis, org: str, role: str, reason: str
+) -> tuple[str, Any]:
+    """``org`` opens the grant's page and sends its terminate form asking for a full
+    refund: the page it saw, and what the portal sent to access."""
     apis.answer("GET", "access", f"/v1/grants/{GRANT_ID}", _grant())
     apis.answer("POST", "access", f"/v1/grants/{GRANT_ID}/terminate", _grant(status="terminated"))
-    sign_in(client, "ubgsnn", "regulator")
+    sign_in(client, org, role)
     page = client.get(f"/grants/{GRANT_ID}?lang=en").text
-    assert 'id="refund"' in page and 'id="renew-link"' not in page
     client.post(
         f"/grants/{GRANT_ID}/terminate",
-        data={"csrf_token": csrf_of(page), "reason": "Court order 7/2026", "refund": "full"},
+        data={"csrf_token": csrf_of(page), "reason": reason, "refund": "full"},
     )
-    assert apis.last_json(f"/v1/grants/{GRANT_ID}/terminate") == {
-        "reason": "Court order 7/2026",
-        "refund": "full",
-    }
+    return page, apis.last_json(f"/v1/grants/{GRANT_ID}/terminate")
 
 
 def test_a_renewal_is_a_quote_and_an_order_naming_the_grant(
