@@ -20,6 +20,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -28,7 +29,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from services.common.auth import Principal
 from services.common.db import transaction
@@ -52,6 +53,7 @@ from services.orders.adapters.orm import (
     listing_snapshot,
     listing_snapshots,
     outbox_values,
+    record_settlement,
     sale_lines_of,
     stage_event,
 )
@@ -192,27 +194,24 @@ def _pay(session: Session, order: Order, now: datetime) -> None:
         order.mark_paid(now)
     book(session, sale_lines(order.id, order.publisher_org, order.terms.split, now))
     t = order.terms
-    add_event(
-        session,
-        events.OrderPaid(
-            **_ids(order),
-            quote_id=t.id,
-            publisher_org=order.publisher_org,
-            listing_version=t.listing_version,
-            product=t.product,
-            duration_days=t.duration_days,
-            total=t.total,
-            currency=t.currency,
-            split=_split(order),
-            payment_provider="waiver" if order.is_waiver else order.provider,
-            paid_at=now,
-            purpose=t.purpose,
-            justification=t.justification,
-            policy_sha256=order.policy_sha256,
-            renews_grant_id=order.renews_grant_id,
-        ),
-        source=SOURCE,
+    paid = events.OrderPaid(
+        **_ids(order),
+        quote_id=t.id,
+        publisher_org=order.publisher_org,
+        listing_version=t.listing_version,
+        product=t.product,
+        duration_days=t.duration_days,
+        total=t.total,
+        currency=t.currency,
+        split=_split(order),
+        payment_provider="waiver" if order.is_waiver else order.provider,
+        paid_at=now,
+        purpose=t.purpose,
+        justification=t.justification,
+        policy_sha256=order.policy_sha256,
+        renews_grant_id=order.renews_grant_id,
     )
+    stage_event(session, outbox_values(paid, source=SOURCE))
 
 
 def _refunded(session: Session, order: Order, refund_ref: str, now: datetime) -> None:
@@ -580,11 +579,16 @@ def cancel_order(ctx: OrdersContext, principal: Principal, order_id: str) -> Ord
     return order
 
 
-def settle_invoice(
+def settlement(
     ctx: OrdersContext, principal: Principal, order_id: str, bank_reference: str | None
-) -> Order:
-    """An operator records that the bank transfer for a local invoice arrived."""
-    with _tx(ctx) as session:
+) -> Future[Order]:
+    """Settle a local invoice in the order writer's next transaction (group commit).
+
+    The future fails with NotFound for an order the operator may not see and with a
+    refusal (409) for one that is not a local invoice awaiting payment.
+    """
+
+    def settle(session: Session) -> Order:
         order = _visible(session, principal, order_id, lock=True)
         if order.provider != "local":
             raise Conflict(
@@ -592,17 +596,10 @@ def settle_invoice(
             )
         _pay(session, order, ctx.clock())
         OrderRepository(session).save(order)
-        invoice = session.get(InvoiceRow, _invoice_number(session, order.id))
-        if invoice is not None:
-            invoice.bank_reference = bank_reference
-            invoice.settled_by = principal.subject
-            session.add(invoice)
-    ctx.wake_relay()
-    return order
+        record_settlement(session, order.id, bank_reference, principal.subject)
+        return order
 
-
-def _invoice_number(session: Session, order_id: str) -> int | None:
-    return session.exec(select(InvoiceRow.number).where(InvoiceRow.order_id == order_id)).first()
+    return ctx.writer.submit(settle)
 
 
 # --- the publisher's approval -----------------------------------------------------------

@@ -1,11 +1,14 @@
-"""Group commit for new orders: one transaction writes every order waiting to be written.
+"""Group commit for orders: one transaction writes every order waiting to be written.
 
 Placing an order is a handful of INSERTs. Run one transaction per order from many
 threads and each statement hands the GIL back and forth with the event loop, which
 dominates the cost; one writer thread that drains the queue and writes the whole batch
-with multi-row INSERTs pays that once per batch. A batch that hits a constraint (a
-retried Idempotency-Key, a second order for a quote) is rolled back and its orders are
-written one by one, so each caller gets its own answer and nothing is half-written.
+with multi-row INSERTs pays that once per batch. Changes to stored orders (an operator
+settling an invoice) ride in the same transactions, after the batch's new orders.
+
+A batch that hits a constraint (a retried Idempotency-Key, a second order for a quote)
+or a refused change is rolled back and its jobs are written one by one, so each caller
+gets its own answer and nothing is half-written.
 """
 
 from __future__ import annotations
@@ -14,12 +17,14 @@ import contextlib
 import dataclasses
 import queue
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from services.common.db import transaction
 from services.common.outbox import OutboxRow
@@ -51,14 +56,18 @@ class NewOrder:
     """Set when the order gets a local invoice, numbered in the writing transaction."""
 
 
+Change = Callable[[Session], Order]
+"""A change to stored orders, applied in the writer's transaction; it raises to refuse."""
+
+
 @dataclass
 class _Job:
-    new: NewOrder
+    work: NewOrder | Change
     done: Future[Order]
 
 
 class OrderWriter:
-    """One thread that writes queued new orders, many per transaction."""
+    """One thread that writes queued new orders and changes, many per transaction."""
 
     def __init__(self, engine: Engine, lock: contextlib.AbstractContextManager[Any]) -> None:
         self._engine = engine
@@ -71,9 +80,10 @@ class OrderWriter:
         """Write one new order (blocking); its invoice-numbered state once committed."""
         return self.submit(new).result()
 
-    def submit(self, new: NewOrder) -> Future[Order]:
+    def submit(self, work: NewOrder | Change) -> Future[Order]:
+        """Queue a new order or a change; the future has the order once committed."""
         self._ensure_started()
-        job = _Job(new, Future())
+        job = _Job(work, Future())
         self._queue.put(job)
         return job.done
 
@@ -104,7 +114,11 @@ class OrderWriter:
                     self._queue.put(None)
                     break
                 batch.append(job)
-            self._write(batch)
+            # A caller that gave up (a request past its deadline) cancelled its future:
+            # that job is dropped; the others can no longer be cancelled once written.
+            batch = [job for job in batch if job.done.set_running_or_notify_cancel()]
+            if batch:
+                self._write(batch)
 
     def _write(self, batch: list[_Job]) -> None:
         try:
@@ -120,29 +134,36 @@ class OrderWriter:
             job.done.set_result(order)
 
     def _transaction(self, batch: list[_Job]) -> list[Order]:
-        orders = [dataclasses.replace(job.new.order) for job in batch]
+        new = [
+            (job.work, dataclasses.replace(job.work.order))
+            for job in batch
+            if isinstance(job.work, NewOrder)
+        ]
         with self._lock, transaction(self._engine) as session:
-            connection = session.connection()
-            invoiced = [
-                (order, job.new.invoice_at)
-                for order, job in zip(orders, batch, strict=True)
-                if job.new.invoice_at is not None
+            if new:
+                self._insert(session, new)
+            placed = iter(order for _, order in new)
+            return [
+                next(placed) if isinstance(job.work, NewOrder) else job.work(session)
+                for job in batch
             ]
-            if invoiced:
-                numbers = connection.execute(
-                    _INVOICES.insert().returning(_INVOICES.c.number, sort_by_parameter_order=True),
-                    [{"order_id": order.id, "created_at": at} for order, at in invoiced],
-                ).all()
-                for (order, at), (number,) in zip(invoiced, numbers, strict=True):
-                    assert at is not None
-                    order.await_payment(invoice_reference(at.year, int(number)))
-            connection.execute(_OUTBOX.insert(), [job.new.outbox_values for job in batch])
-            connection.execute(_KEYS.insert(), [job.new.key_values for job in batch])
-            connection.execute(
-                _ORDERS.insert(),
-                [
-                    new_order_values(order, job.new.quote_document)
-                    for order, job in zip(orders, batch, strict=True)
-                ],
-            )
-        return orders
+
+    @staticmethod
+    def _insert(session: Session, new: list[tuple[NewOrder, Order]]) -> None:
+        """Every row of the batch's new orders, in multi-row INSERTs."""
+        connection = session.connection()
+        invoiced = [(order, item.invoice_at) for item, order in new if item.invoice_at is not None]
+        if invoiced:
+            numbers = connection.execute(
+                _INVOICES.insert().returning(_INVOICES.c.number, sort_by_parameter_order=True),
+                [{"order_id": order.id, "created_at": at} for order, at in invoiced],
+            ).all()
+            for (order, at), (number,) in zip(invoiced, numbers, strict=True):
+                assert at is not None
+                order.await_payment(invoice_reference(at.year, int(number)))
+        connection.execute(_OUTBOX.insert(), [item.outbox_values for item, _ in new])
+        connection.execute(_KEYS.insert(), [item.key_values for item, _ in new])
+        connection.execute(
+            _ORDERS.insert(),
+            [new_order_values(order, item.quote_document) for item, order in new],
+        )

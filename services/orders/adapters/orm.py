@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, func
+from sqlalchemy import Row, Table, bindparam, func
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from services.common.observability import current_traceparent
 from services.common.outbox import OutboxRow
 from services.contracts.catalog import ListingSnapshot
 from services.contracts.envelope import Envelope, EventPayload
@@ -183,15 +183,7 @@ def new_order_values(order: Order, quote_document: str) -> dict[str, Any]:
     }
 
 
-def to_row(order: Order, quote_document: str, row: OrderRow | None = None) -> OrderRow:
-    if row is None:
-        return OrderRow(**new_order_values(order, quote_document))
-    for name, value in _changing(order).items():
-        setattr(row, name, value)
-    return row
-
-
-def from_row(row: OrderRow) -> Order:
+def from_row(row: OrderRow | Row[Any]) -> Order:
     return Order(
         terms=QuoteTerms.model_validate_json(row.terms),
         publisher_org=row.publisher_org,
@@ -228,7 +220,9 @@ class OrderRepository:
         self.session = session
 
     def get(self, order_id: str, *, for_update: bool = False) -> Order | None:
-        row = self.session.get(OrderRow, order_id, with_for_update=for_update)
+        """The order as stored; ``for_update`` locks its row until the transaction ends."""
+        statement = _LOCK_ORDER if for_update else _SELECT_ORDER
+        row = self.session.connection().execute(statement, {"order_id": order_id}).first()
         return from_row(row) if row else None
 
     def by_quote(self, quote_id: str) -> Order | None:
@@ -241,13 +235,12 @@ class OrderRepository:
         ).first()
         return from_row(row) if row else None
 
-    def add(self, order: Order, quote_document: dict[str, object]) -> None:
-        self.session.add(to_row(order, json.dumps(quote_document, ensure_ascii=False)))
-
     def save(self, order: Order) -> None:
-        row = self.session.get(OrderRow, order.id)
-        assert row is not None, "save() is for orders loaded in this session"
-        self.session.add(to_row(order, row.quote_document, row))
+        """Write the columns that change over an order's life (one UPDATE)."""
+        result = self.session.connection().execute(
+            _UPDATE_ORDER, {"order_id": order.id, **_changing(order)}
+        )
+        assert result.rowcount == 1, f"save() is for stored orders, not {order.id}"
 
     def page(self, buyer_org: str | None, offset: int, limit: int) -> tuple[list[Order], int]:
         statement = select(OrderRow)
@@ -322,6 +315,16 @@ _ORDERS = OrderRow.__table__  # type: ignore[attr-defined]
 _KEYS = IdempotencyRow.__table__  # type: ignore[attr-defined]
 _LISTINGS = ListingRow.__table__  # type: ignore[attr-defined]
 _OUTBOX = OutboxRow.__table__  # type: ignore[attr-defined]
+_LEDGER = LedgerRow.__table__  # type: ignore[attr-defined]
+_INVOICES = InvoiceRow.__table__  # type: ignore[attr-defined]
+_SELECT_ORDER = select(_ORDERS).where(_ORDERS.c.id == bindparam("order_id"))
+_LOCK_ORDER = _SELECT_ORDER.with_for_update()
+_UPDATE_ORDER = _ORDERS.update().where(_ORDERS.c.id == bindparam("order_id"))
+_SETTLE_INVOICE = (
+    _INVOICES.update()
+    .where(_INVOICES.c.order_id == bindparam("invoice_order_id"))
+    .values(bank_reference=bindparam("bank_reference"), settled_by=bindparam("settled_by"))
+)
 _SELECT_LISTING = select(_LISTINGS.c.snapshot).where(
     _LISTINGS.c.listing_id == bindparam("listing_id")
 )
@@ -362,8 +365,8 @@ def idempotency_values(org: str, key: str, digest: str, order_id: str) -> dict[s
 
 
 def outbox_values(payload: EventPayload, *, source: str) -> dict[str, Any]:
-    """The outbox row ``add_event`` would write, prepared ahead of the transaction."""
-    envelope = Envelope.wrap(payload, source=source)
+    """The outbox row ``add_event`` would write (in the current trace), prepared ahead."""
+    envelope = Envelope.wrap(payload, source=source, traceparent=current_traceparent())
     return {
         "event_id": envelope.id,
         "topic": payload.topic,
@@ -375,7 +378,12 @@ def outbox_values(payload: EventPayload, *, source: str) -> dict[str, Any]:
 
 
 def stage_event(session: Session, values: dict[str, Any]) -> None:
-    """Write a prepared outbox row in the session's transaction (one INSERT)."""
+    """Write a prepared outbox row in the session's transaction (one INSERT).
+
+    Events ``add_event`` staged earlier in the session are flushed first (a no-op when
+    there are none), so the outbox keeps the order in which the events were staged.
+    """
+    session.flush()
     session.connection().execute(_OUTBOX.insert(), values)
 
 
@@ -403,19 +411,35 @@ def remember_listing(session: Session, listing: ListingSnapshot) -> None:
 
 
 def book(session: Session, lines: list[LedgerLine]) -> None:
-    for line in lines:
-        session.add(
-            LedgerRow(
-                order_id=line.order_id,
-                entry=line.entry,
-                part=line.part,
-                party=line.party,
-                publisher_org=line.publisher_org,
-                amount=line.amount,
-                month=line.month,
-                booked_at=line.booked_at,
-            )
-        )
+    """Insert ledger lines in the session's transaction (one multi-row INSERT)."""
+    if not lines:
+        return
+    session.connection().execute(
+        _LEDGER.insert(),
+        [
+            {
+                "order_id": line.order_id,
+                "entry": line.entry,
+                "part": line.part,
+                "party": line.party,
+                "publisher_org": line.publisher_org,
+                "amount": line.amount,
+                "month": line.month,
+                "booked_at": line.booked_at,
+            }
+            for line in lines
+        ],
+    )
+
+
+def record_settlement(
+    session: Session, order_id: str, bank_reference: str | None, settled_by: str
+) -> None:
+    """Note on the order's local invoice (if it has one) who settled it and the transfer."""
+    session.connection().execute(
+        _SETTLE_INVOICE,
+        {"invoice_order_id": order_id, "bank_reference": bank_reference, "settled_by": settled_by},
+    )
 
 
 def sale_lines_of(session: Session, order_id: str) -> list[LedgerLine]:

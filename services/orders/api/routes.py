@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Annotated, Any, Literal
+from collections.abc import Awaitable
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from sqlalchemy.exc import IntegrityError
@@ -33,6 +34,7 @@ from services.orders.domain.errors import (
 )
 
 router = APIRouter(prefix="/v1")
+T = TypeVar("T")
 
 Buyer = Annotated[Principal, Depends(caller_in("buyer"))]
 Operator = Annotated[Principal, Depends(caller_in("operator"))]
@@ -64,8 +66,13 @@ def refusal(exc: OrdersError) -> ApiError:
 
 async def run(func: Any, *args: Any) -> Any:
     """Run a use case off the event loop and turn its refusals into HTTP errors."""
+    return await answer(asyncio.to_thread(func, *args))
+
+
+async def answer(work: Awaitable[T]) -> T:
+    """Await a use case's outcome, its refusals turned into HTTP errors."""
     try:
-        return await asyncio.to_thread(func, *args)
+        return await work
     except handlers.NotFound as exc:
         raise not_found("order") from exc
     except OrdersError as exc:
@@ -160,9 +167,12 @@ async def settle_order(
 ) -> OrderOut:
     """Record that the bank transfer for a local invoice arrived (operators)."""
     reference = body.bank_reference if body else None
-    return OrderOut.of(
-        await run(handlers.settle_invoice, orders_context(request), principal, order_id, reference)
-    )
+    ctx = orders_context(request)
+    # Settled by the order writer, with the orders placed meanwhile: no worker thread.
+    settled = handlers.settlement(ctx, principal, order_id, reference)
+    order = await answer(asyncio.wrap_future(settled))
+    ctx.wake_relay()
+    return OrderOut.of(order)
 
 
 @router.post("/orders/{order_id}/approval", response_model=OrderOut, tags=["approvals"])

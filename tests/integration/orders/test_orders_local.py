@@ -12,7 +12,7 @@ from sqlmodel import select
 from services.common.db import transaction
 from services.common.outbox import OutboxRow
 from services.contracts import orders as events
-from services.orders.adapters.orm import LedgerRow, OrderRow
+from services.orders.adapters.orm import InvoiceRow, LedgerRow, OrderRow
 
 from .conftest import Shop
 
@@ -56,8 +56,10 @@ def test_an_operator_settles_the_invoice_and_the_split_is_booked(local_shop: Sho
     assert settled.json()["status"] == "paid"
     with transaction(local_shop.ctx.engine) as session:
         lines = session.exec(select(LedgerRow).where(LedgerRow.order_id == order["id"])).all()
+        invoice = session.exec(select(InvoiceRow).where(InvoiceRow.order_id == order["id"])).one()
     assert {line.part: line.amount for line in lines} == order["split"]
     assert sum(line.amount for line in lines) == 2_200_000
+    assert (invoice.bank_reference, invoice.settled_by) == ("VCB 0123 FT2603", "ops:operator")
     assert _outbox_types(local_shop, order["id"]) == [
         events.OrderPlaced.event_type,
         events.OrderPaid.event_type,
@@ -66,6 +68,10 @@ def test_an_operator_settles_the_invoice_and_the_split_is_booked(local_shop: Sho
         f"/v1/orders/{order['id']}/settle", headers=local_shop.auth("ops", "operator")
     )
     assert again.status_code == 409
+    unknown = local_shop.client.post(
+        f"/v1/orders/{uuid.uuid4()}/settle", headers=local_shop.auth("ops", "operator")
+    )
+    assert unknown.status_code == 404
 
 
 def test_a_zero_dong_order_is_paid_at_once(local_shop: Shop) -> None:
