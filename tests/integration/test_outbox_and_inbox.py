@@ -26,6 +26,7 @@ from services.common.settings import Settings
 from services.contracts import catalog as catalog_events
 from services.contracts.envelope import Envelope, EventPayload
 from tests.integration.kafka_probe import read_topic
+from tests.listing_snapshots import bare_snapshot
 from vndx.embedded import SeaweedS3, Tansu
 from vndx.stack import EmbeddedStack, StackConfig
 
@@ -111,20 +112,7 @@ def test_relay_killed_mid_delivery_delivers_after_restart(
 
 def _snapshot_event(listing_id: str) -> EventPayload:
     return catalog_events.ListingRetired(
-        listing=catalog_events.ListingSnapshot(
-            listing_id=listing_id,
-            org="org-x",
-            status="retired",
-            title_vi="t",
-            title_en="t",
-            theme="population",
-            provinces=[],
-            update_frequency="once",
-            products=["download"],
-            list_price=None,
-            columns=[],
-            latest_version=None,
-        )
+        listing=bare_snapshot(listing_id, org="org-x", status="retired")
     )
 
 

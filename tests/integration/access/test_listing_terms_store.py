@@ -20,29 +20,11 @@ from services.access.domain.grant import Grant, MeasuredPrivacy
 from services.common import usage_policy
 from services.common.db import create_tables, make_engine, transaction
 from services.contracts._base import RevenueSplit
-from services.contracts.catalog import ListingSnapshot
 from services.contracts.orders import OrderPaid
+from tests.listing_snapshots import bare_snapshot
 
 NOW = datetime(2026, 5, 4, 3, 0, tzinfo=UTC)
 IRI = "https://vndx.example"
-
-
-def _snapshot(listing_id: str, **terms: object) -> ListingSnapshot:
-    return ListingSnapshot(
-        listing_id=listing_id,
-        org="gso",
-        status="published",
-        title_vi="Thử",
-        title_en="Test",
-        theme="population",
-        provinces=[],
-        update_frequency="once",
-        products=["download"],
-        list_price=None,
-        columns=[],
-        latest_version=None,
-        **terms,  # type: ignore[arg-type]
-    )
 
 
 def _paid(listing_id: str, policy: str) -> OrderPaid:
@@ -74,10 +56,10 @@ def test_terms_agreement_and_termination_round_trip(database_url: str) -> None:
     defaults = PrivacyTargets(k=5)
     try:
         with transaction(engine) as session:
-            listing_terms.remember_terms(session, _snapshot(listing_id, min_k=3))
+            listing_terms.remember_terms(session, bare_snapshot(listing_id, min_k=3))
         with transaction(engine) as session:
             assert listing_terms.targets_for(session, listing_id, defaults).k == 5
-            newer = _snapshot(listing_id, min_k=9, min_group_size=40, buyer_may_terminate=False)
+            newer = bare_snapshot(listing_id, min_k=9, min_group_size=40, buyer_may_terminate=False)
             listing_terms.remember_terms(session, newer)
         with transaction(engine) as session:
             assert listing_terms.targets_for(session, listing_id, defaults).k == 9

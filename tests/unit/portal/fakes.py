@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from services.common.usage_policy import offer
-from services.contracts.catalog import ListingSnapshot
+from tests.listing_snapshots import bare_snapshot
 
 NOW = "2026-11-20T10:00:00+00:00"
 LISTING_ID = "11111111-1111-1111-1111-111111111111"
@@ -67,19 +67,11 @@ def listing(**overrides: Any) -> dict[str, Any]:
 
 def policy(**overrides: Any) -> dict[str, Any]:
     """The catalog's ODRL offer for the fake listing (built as the catalog builds it)."""
-    snapshot = ListingSnapshot(
-        listing_id=LISTING_ID,
-        org="gso",
-        status="published",
+    snapshot = bare_snapshot(
+        LISTING_ID,
         title_vi="Điều tra dân số Adult",
         title_en="Adult census",
-        theme="population",
-        provinces=[],
-        update_frequency="once",
         products=["download", "sandbox"],
-        list_price=None,
-        columns=[],
-        latest_version=None,
         allowed_purposes=["research", "statistics"],
         **overrides,
     )
