@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
+from httpx import Response
 
 from services.catalog.api.app import create_app
 from tests.integration.conftest import service_settings
@@ -16,7 +17,7 @@ from vndx.embedded import SeaweedS3, Tansu
 Auth = Callable[..., dict[str, str]]
 
 
-def _body(contact_class: str) -> dict[str, Any]:
+def _body(contact_class: str, revenue_class: str = "attribute") -> dict[str, Any]:
     return {
         "title_vi": "Hộ kinh doanh",
         "title_en": "Household businesses",
@@ -24,7 +25,7 @@ def _body(contact_class: str) -> dict[str, Any]:
         "columns": [
             {"name": "sector", "type": "string", "classification": "attribute"},
             {"name": "contact", "type": "string", "classification": contact_class},
-            {"name": "revenue", "type": "integer", "classification": "attribute"},
+            {"name": "revenue", "type": "integer", "classification": revenue_class},
         ],
     }
 
@@ -34,18 +35,23 @@ CSV = "sector,contact,revenue\n" + "".join(
 )
 
 
-def test_hidden_phone_numbers_block_publication_until_reclassified(
-    catalog: TestClient, auth: Auth
-) -> None:
+def _uploaded(catalog: TestClient, auth: Auth, body: dict[str, Any]) -> tuple[str, str, Response]:
+    """A new organisation's listing of ``body`` with ``CSV`` uploaded as its first version:
+    the organisation, the listing's id and the upload's answer."""
     org = f"hkd-{uuid.uuid4().hex[:6]}"
-    listing_id = catalog.post("/v1/listings", json=_body("attribute"), headers=auth(org)).json()[
-        "id"
-    ]
+    listing_id = catalog.post("/v1/listings", json=body, headers=auth(org)).json()["id"]
     uploaded = catalog.post(
         f"/v1/listings/{listing_id}/versions",
         content=CSV.encode(),
         headers={**auth(org), "Content-Type": "text/csv"},
     )
+    return org, listing_id, uploaded
+
+
+def test_hidden_phone_numbers_block_publication_until_reclassified(
+    catalog: TestClient, auth: Auth
+) -> None:
+    org, listing_id, uploaded = _uploaded(catalog, auth, _body("attribute"))
     assert uploaded.status_code == 201, uploaded.text
     assert uploaded.json()["versions"][0]["inspection_passed"] is False
 
@@ -80,15 +86,7 @@ def test_hidden_phone_numbers_block_publication_until_reclassified(
 
 
 def test_only_operators_review(catalog: TestClient, auth: Auth) -> None:
-    org = f"hkd-{uuid.uuid4().hex[:6]}"
-    body = _body("direct_identifier")
-    body["columns"][2]["classification"] = "sensitive"
-    listing_id = catalog.post("/v1/listings", json=body, headers=auth(org)).json()["id"]
-    catalog.post(
-        f"/v1/listings/{listing_id}/versions",
-        content=CSV.encode(),
-        headers={**auth(org), "Content-Type": "text/csv"},
-    )
+    org, listing_id, _ = _uploaded(catalog, auth, _body("direct_identifier", "sensitive"))
     for role in ("provider", "buyer", "regulator"):
         response = catalog.post(
             f"/v1/listings/{listing_id}/review",
@@ -109,15 +107,8 @@ def test_only_operators_review(catalog: TestClient, auth: Auth) -> None:
 def test_operators_review_queue_shows_pending_versions_with_their_findings(
     catalog: TestClient, auth: Auth
 ) -> None:
-    org = f"hkd-{uuid.uuid4().hex[:6]}"
-    body = _body("attribute")  # the phone numbers stay undeclared: a finding
-    body["columns"][2]["classification"] = "sensitive"
-    listing_id = catalog.post("/v1/listings", json=body, headers=auth(org)).json()["id"]
-    catalog.post(
-        f"/v1/listings/{listing_id}/versions",
-        content=CSV.encode(),
-        headers={**auth(org), "Content-Type": "text/csv"},
-    )
+    # The phone numbers stay undeclared: a finding.
+    org, listing_id, _ = _uploaded(catalog, auth, _body("attribute", "sensitive"))
     for role in ("provider", "buyer", "regulator"):
         assert catalog.get("/v1/reviews", headers=auth(org, role)).status_code == 403
     operator = auth("ops", "operator")
@@ -132,14 +123,7 @@ def test_operators_review_queue_shows_pending_versions_with_their_findings(
     assert blocked.status_code == 409 and blocked.json()["error"]["code"] == "personal_data_found"
     catalog.put(
         f"/v1/listings/{listing_id}",
-        json={
-            **body,
-            "columns": [
-                body["columns"][0],
-                {**body["columns"][1], "classification": "direct_identifier"},
-                body["columns"][2],
-            ],
-        },
+        json=_body("direct_identifier", "sensitive"),  # the phone numbers declared
         headers=auth(org),
     )
     approved = catalog.post(

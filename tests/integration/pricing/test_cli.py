@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from click.testing import Result
 from typer.testing import CliRunner
 
 from services.common.auth import TokenIssuer
@@ -166,19 +167,12 @@ def test_price_explain_prints_the_lines_and_trace_of_a_live_quote(
     quote = wait_for(quoted, timeout_s=60)
     assert quote["segment"] == "startup"
 
-    result = runner.invoke(
-        app,
-        [
-            "price",
-            "explain",
-            str(quote["id"]),
-            "--url",
-            stack.url("pricing"),
-            "--token",
-            token(stack, "startup-cli", "buyer"),
-        ],
-        env={"COLUMNS": "200"},
-    )
+    def explain(as_org: str) -> Result:
+        arguments = ["price", "explain", str(quote["id"]), "--url", stack.url("pricing")]
+        arguments += ["--token", token(stack, as_org, "buyer")]
+        return runner.invoke(app, arguments, env={"COLUMNS": "200"})
+
+    result = explain("startup-cli")
     assert result.exit_code == 0, result.output
     assert str(quote["id"]) in result.output
     assert "valuation.row_tiers" in result.output
@@ -187,17 +181,6 @@ def test_price_explain_prints_the_lines_and_trace_of_a_live_quote(
     assert f"{quote['total']:,}".replace(",", ".") in result.output
     assert "purpose: statistics; justification: district-level visit counts" in result.output
 
-    stranger = runner.invoke(
-        app,
-        [
-            "price",
-            "explain",
-            str(quote["id"]),
-            "--url",
-            stack.url("pricing"),
-            "--token",
-            token(stack, "someone-else", "buyer"),
-        ],
-    )
+    stranger = explain("someone-else")
     assert stranger.exit_code == 1
     assert "404" in stranger.output

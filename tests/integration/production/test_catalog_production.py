@@ -9,7 +9,6 @@ that is the only production check this configuration fails.
 from __future__ import annotations
 
 import json
-import logging
 import uuid
 from collections.abc import Iterator
 from io import BytesIO
@@ -24,6 +23,7 @@ from services.catalog.api.app import create_app
 from services.common.auth import TokenIssuer
 from services.common.observability import JsonLogFormatter, trace_id_of
 from tests.integration.conftest import service_login_url, service_settings
+from tests.log_records import records_of
 from vndx.embedded import ADMIN_ACTIONS, Postgres, S3Identity, SeaweedS3, Tansu
 
 BUCKET = "vndx-prod-test"
@@ -121,18 +121,8 @@ def test_a_service_login_cannot_open_another_services_database(service_databases
 
 
 def test_metrics_and_json_logs_carry_the_request(catalog: TestClient) -> None:
-    records: list[logging.LogRecord] = []
-
-    class Keep(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            records.append(record)
-
-    keeper = Keep()
-    logging.getLogger("vndx.http").addHandler(keeper)
-    try:
+    with records_of("vndx.http") as records:
         answer = catalog.get("/v1/listings", headers={"traceparent": INCOMING})
-    finally:
-        logging.getLogger("vndx.http").removeHandler(keeper)
     assert answer.status_code == 200
     assert trace_id_of(answer.headers["traceparent"]) == trace_id_of(INCOMING)
     lines = [json.loads(JsonLogFormatter("catalog").format(r)) for r in records]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 from pathlib import Path
 from typing import ClassVar
 
@@ -28,6 +27,7 @@ from services.common.outbox import add_event
 from services.common.runtime import COMMON_TABLES
 from services.common.settings import Settings
 from services.contracts.envelope import Envelope, EventPayload, register
+from tests.log_records import records_of
 
 INCOMING = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -79,19 +79,8 @@ def test_metrics_show_latency_by_route_template_and_status() -> None:
 def test_log_lines_are_json_with_the_requests_trace_id(capsys: object) -> None:
     formatter = JsonLogFormatter("demo")
     configure_logging("demo", json_lines=True)
-    records: list[logging.LogRecord] = []
-
-    class Keep(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            records.append(record)
-
-    keeper = Keep()
-    logging.getLogger("vndx.http").addHandler(keeper)
-    try:
-        with TestClient(_app()) as client:
-            client.get("/items/9", headers={"traceparent": INCOMING})
-    finally:
-        logging.getLogger("vndx.http").removeHandler(keeper)
+    with records_of("vndx.http") as records, TestClient(_app()) as client:
+        client.get("/items/9", headers={"traceparent": INCOMING})
     lines = [json.loads(formatter.format(record)) for record in records]
     request_line = next(line for line in lines if line.get("route") == "/items/{item_id}")
     assert request_line["trace_id"] == TRACE_ID
