@@ -204,6 +204,8 @@ def issued_grant(
 
 @dataclass(frozen=True)
 class Purchase:
+    """What ``buy`` went through: the quote, the order as placed, the issued grant."""
+
     quote: dict[str, Any]
     order: dict[str, Any]
     grant: dict[str, Any]
