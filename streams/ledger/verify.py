@@ -9,7 +9,7 @@ vectors they pass: a consistency proof from size 0 is rejected as meaningless
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from streams.ledger.merkle import HASH_SIZE, node_hash
 
@@ -28,25 +28,15 @@ def verify_inclusion(
         raise ProofError(f"leaf index {index} is outside a tree of size {tree_size}")
     if len(leaf_hash) != HASH_SIZE:
         raise ProofError(f"leaf hash has {len(leaf_hash)} bytes, want {HASH_SIZE}")
-    _check_elements(proof)
-    expected = _inclusion_path_length(index, tree_size)
-    if len(proof) != expected:
-        raise ProofError(
-            f"inclusion proof has {len(proof)} hashes; leaf {index} of a tree of "
-            f"size {tree_size} needs {expected}"
-        )
-    fn, sn = index, tree_size - 1
+    _check_hashes(
+        proof,
+        "inclusion",
+        _inclusion_path_length(index, tree_size),
+        needs=f"leaf {index} of a tree of size {tree_size} needs",
+    )
     result = leaf_hash
-    for sibling in proof:
-        if fn & 1 or fn == sn:
-            result = node_hash(sibling, result)
-            while not fn & 1 and fn != 0:
-                fn >>= 1
-                sn >>= 1
-        else:
-            result = node_hash(result, sibling)
-        fn >>= 1
-        sn >>= 1
+    for sibling, on_left in zip(proof, _sibling_sides(index, tree_size - 1), strict=True):
+        result = node_hash(sibling, result) if on_left else node_hash(result, sibling)
     if result != root:
         raise ProofError(
             f"inclusion proof gives root {_b64(result)}, expected {_b64(root)} "
@@ -74,29 +64,24 @@ def verify_consistency(
         return
     if not proof:
         raise ProofError(f"empty consistency proof between different sizes {size1} and {size2}")
-    _check_elements(proof)
-    expected = _consistency_path_length(size1, size2)
-    if len(proof) != expected:
-        raise ProofError(
-            f"consistency proof has {len(proof)} hashes; sizes {size1} -> {size2} need {expected}"
-        )
+    _check_hashes(
+        proof,
+        "consistency",
+        _consistency_path_length(size1, size2),
+        needs=f"sizes {size1} -> {size2} need",
+    )
 
     path = list(proof)
     if _is_power_of_two(size1):
         path.insert(0, root1)
-    fn, sn = _consistency_start(size1, size2)
     old_root = new_root = path[0]
-    for hash_ in path[1:]:
-        if fn & 1 or fn == sn:
+    sides = _sibling_sides(*_consistency_start(size1, size2))
+    for hash_, on_left in zip(path[1:], sides, strict=True):
+        if on_left:
             old_root = node_hash(hash_, old_root)
             new_root = node_hash(hash_, new_root)
-            while not fn & 1 and fn != 0:
-                fn >>= 1
-                sn >>= 1
         else:
             new_root = node_hash(new_root, hash_)
-        fn >>= 1
-        sn >>= 1
     if old_root != root1:
         raise ProofError(
             f"consistency proof gives old root {_b64(old_root)}, expected {_b64(root1)} "
@@ -109,25 +94,35 @@ def verify_consistency(
         )
 
 
-def _check_elements(proof: Sequence[bytes]) -> None:
+def _check_hashes(proof: Sequence[bytes], kind: str, expected: int, *, needs: str) -> None:
+    """Every hash has HASH_SIZE bytes and there are `expected` of them ("... {needs} 4")."""
     for position, hash_ in enumerate(proof):
         if len(hash_) != HASH_SIZE:
             raise ProofError(f"proof hash {position} has {len(hash_)} bytes, want {HASH_SIZE}")
+    if len(proof) != expected:
+        raise ProofError(f"{kind} proof has {len(proof)} hashes; {needs} {expected}")
+
+
+def _sibling_sides(fn: int, sn: int) -> Iterator[bool]:
+    """The walk RFC 9162 shares between both verifiers, one step per proof hash.
+
+    Yields whether each hash is a left sibling (the "fn is odd or fn == sn"
+    case) and stops when sn reaches 0, so its length is the path's length.
+    """
+    while sn:
+        on_left = bool(fn & 1) or fn == sn
+        if on_left:
+            while not fn & 1 and fn != 0:
+                fn >>= 1
+                sn >>= 1
+        yield on_left
+        fn >>= 1
+        sn >>= 1
 
 
 def _inclusion_path_length(index: int, tree_size: int) -> int:
     """How many hashes the RFC 9162 loop consumes before sn reaches 0."""
-    fn, sn = index, tree_size - 1
-    length = 0
-    while sn:
-        if not fn & 1 and fn == sn:
-            while not fn & 1 and fn != 0:
-                fn >>= 1
-                sn >>= 1
-        fn >>= 1
-        sn >>= 1
-        length += 1
-    return length
+    return sum(1 for _ in _sibling_sides(index, tree_size - 1))
 
 
 def _consistency_start(size1: int, size2: int) -> tuple[int, int]:
@@ -141,16 +136,7 @@ def _consistency_start(size1: int, size2: int) -> tuple[int, int]:
 
 def _consistency_path_length(size1: int, size2: int) -> int:
     """Proof length for 0 < size1 < size2 (the first path hash is root1 if size1 is 2**k)."""
-    fn, sn = _consistency_start(size1, size2)
-    steps = 0
-    while sn:
-        if not fn & 1 and fn == sn:
-            while not fn & 1 and fn != 0:
-                fn >>= 1
-                sn >>= 1
-        fn >>= 1
-        sn >>= 1
-        steps += 1
+    steps = sum(1 for _ in _sibling_sides(*_consistency_start(size1, size2)))
     return steps if _is_power_of_two(size1) else steps + 1
 
 
