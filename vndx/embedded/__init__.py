@@ -2,7 +2,8 @@
 
 `Tansu` (Kafka protocol), `SeaweedS3` (S3 object store) and `Postgres` each
 start a child process on free 127.0.0.1 ports, wait until a real client gets an
-answer, write its output to a log file, and stop it (also as context managers).
+answer, write its output to a log file, and stop it (also as context managers);
+that lifecycle lives once, in `vndx.embedded.launcher.Launcher`.
 """
 
 from vndx.embedded.ports import (

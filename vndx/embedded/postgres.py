@@ -16,11 +16,10 @@ import signal
 import subprocess
 import tempfile
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
-from vndx.embedded.ports import LOOPBACK, free_port, log_tail, require_free_port
-from vndx.embedded.process import ChildProcess, child_environment, start_until_ready
+from vndx.embedded.launcher import Launcher, known_once_started, port_for_attempt
+from vndx.embedded.ports import LOOPBACK, log_tail
+from vndx.embedded.process import ChildProcess, child_environment
 
 SUPERUSER = "postgres"
 _OS_USER_WHEN_ROOT = "postgres"
@@ -81,7 +80,7 @@ def postgres_argv(
     return argv
 
 
-class Postgres:
+class Postgres(Launcher):
     """A PostgreSQL cluster on a free (or given) loopback port with trust auth."""
 
     def __init__(
@@ -94,22 +93,18 @@ class Postgres:
         start_timeout: float = 60.0,
         bin_dir: Path | None = None,
     ) -> None:
-        self.log_file = log_file
+        super().__init__(log_file, start_timeout=start_timeout)
         self.durable = durable
-        self.start_timeout = start_timeout
         self._given_data_dir = data_dir
         self._data_dir: Path | None = data_dir
         self._fixed_port = port
         self._port = port
         self._bin_dir = bin_dir
         self._os_user = _OS_USER_WHEN_ROOT if os.geteuid() == 0 else None
-        self._process: ChildProcess | None = None
 
     @property
     def port(self) -> int:
-        if self._port is None:
-            raise RuntimeError("Postgres has no port until it is started")
-        return self._port
+        return known_once_started(self._port, "Postgres has no port")
 
     @property
     def host(self) -> str:
@@ -121,18 +116,7 @@ class Postgres:
 
     @property
     def data_dir(self) -> Path:
-        if self._data_dir is None:
-            raise RuntimeError("Postgres has no data directory until it is started")
-        return self._data_dir
-
-    @property
-    def running(self) -> bool:
-        return self._process is not None and self._process.running
-
-    @property
-    def pid(self) -> int | None:
-        """Process id of the server while it runs."""
-        return self._process.pid if self._process is not None else None
+        return known_once_started(self._data_dir, "Postgres has no data directory")
 
     def dsn(self, database: str) -> str:
         """SQLAlchemy URL, e.g. `postgresql+psycopg://postgres@127.0.0.1:5432/orders`."""
@@ -152,10 +136,9 @@ class Postgres:
             self._initdb(bin_dir, data_dir)
 
         def launch(attempt: int) -> ChildProcess:
-            if self._fixed_port is not None:
-                require_free_port(self._fixed_port, "PostgreSQL")
-            elif attempt > 0 or self._port is None:
-                self._port = free_port()
+            self._port = port_for_attempt(
+                attempt, fixed=self._fixed_port, previous=self._port, what="PostgreSQL"
+            )
             process = ChildProcess(
                 postgres_argv(
                     bin_dir,
@@ -174,12 +157,10 @@ class Postgres:
             process.start()
             return process
 
-        self._process = start_until_ready(
+        self._start_until_ready(
             launch,
             self._accepts_connections,
             describe=lambda: f"PostgreSQL on {LOOPBACK}:{self.port}",
-            timeout=self.start_timeout,
-            log_file=self.log_file,
             retry_when_exited=self._fixed_port is None,
         )
 
@@ -228,23 +209,12 @@ class Postgres:
         ]
         if not self.durable:
             argv.append("--no-sync")
-        self.log_file.parent.mkdir(parents=True, exist_ok=True)
-        with self.log_file.open("ab") as log:
-            result = subprocess.run(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=child_environment(),
-                cwd=data_dir,
-                user=self._os_user,
-                group=self._os_user,
-                extra_groups=[] if self._os_user is not None else None,
-                check=False,
-            )
-        if result.returncode != 0:
+        exit_code = ChildProcess(
+            argv, self.log_file, env=child_environment(), cwd=data_dir, user=self._os_user
+        ).run_to_end()
+        if exit_code != 0:
             raise RuntimeError(
-                f"initdb failed for {data_dir} (exit {result.returncode}).\n"
+                f"initdb failed for {data_dir} (exit {exit_code}).\n"
                 f"Last lines of its log:\n{log_tail(self.log_file)}"
             )
 
@@ -290,24 +260,10 @@ class Postgres:
 
     def stop(self, timeout: float = 15.0) -> None:
         """Stop the server; a temporary data directory is deleted with it."""
-        if self._process is not None:
-            self._process.stop(timeout)
-            self._process = None
+        super().stop(timeout)
         if self._given_data_dir is None and self._data_dir is not None:
             shutil.rmtree(self._data_dir, ignore_errors=True)
             self._data_dir = None
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def _socket_dir_for(data_dir: Path) -> str:

@@ -94,6 +94,18 @@ class ChildProcess:
         with _running_lock:
             _running.add(self)
 
+    def run_to_end(self) -> int:
+        """Start, wait until the process ends, return its exit code (a one-shot tool's run).
+
+        An interrupted wait (Ctrl-C, say) stops the process rather than leave it running.
+        """
+        self.start()
+        try:
+            assert self._popen is not None
+            return self._popen.wait()
+        finally:
+            self.stop()
+
     def stop(self, timeout: float = 10.0) -> int | None:
         """Send the stop signal, wait up to `timeout` s, then SIGKILL the whole group.
 

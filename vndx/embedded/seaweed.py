@@ -22,9 +22,9 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING
 
+from vndx.embedded.launcher import Launcher, known_once_started
 from vndx.embedded.ports import (
     LOOPBACK,
     accepts_tcp,
@@ -32,7 +32,7 @@ from vndx.embedded.ports import (
     port_is_free,
     require_free_port,
 )
-from vndx.embedded.process import ChildProcess, child_environment, start_until_ready
+from vndx.embedded.process import ChildProcess, child_environment
 
 if TYPE_CHECKING:
     from minio import Minio
@@ -211,7 +211,7 @@ def _remove_grpc_sockets(ports: SeaweedPorts) -> None:
                 leftover.unlink(missing_ok=True)
 
 
-class SeaweedS3:
+class SeaweedS3(Launcher):
     """A SeaweedFS S3 gateway (with master, volume and filer) on loopback ports."""
 
     def __init__(
@@ -226,25 +226,21 @@ class SeaweedS3:
         start_timeout: float = 60.0,
         binary: str | None = None,
     ) -> None:
+        super().__init__(log_file, start_timeout=start_timeout)
         self.data_dir = data_dir
-        self.log_file = log_file
         self.identities = tuple(identities)
         self.volume_size_limit_mb = volume_size_limit_mb
         self.max_volumes = max_volumes
-        self.start_timeout = start_timeout
         self._config = s3_config(self.identities)
         self._fixed_s3_port = s3_port
         self._binary = binary
         self._ports: SeaweedPorts | None = None
-        self._process: ChildProcess | None = None
         self._runtime_dir: Path | None = None
         self._ports_to_clean: set[SeaweedPorts] = set()
 
     @property
     def ports(self) -> SeaweedPorts:
-        if self._ports is None:
-            raise RuntimeError("SeaweedS3 has no ports until it is started")
-        return self._ports
+        return known_once_started(self._ports, "SeaweedS3 has no ports")
 
     @property
     def endpoint(self) -> str:
@@ -254,15 +250,6 @@ class SeaweedS3:
     @property
     def url(self) -> str:
         return f"http://{self.endpoint}"
-
-    @property
-    def running(self) -> bool:
-        return self._process is not None and self._process.running
-
-    @property
-    def pid(self) -> int | None:
-        """Process id of the server while it runs."""
-        return self._process.pid if self._process is not None else None
 
     def client(self, identity: S3Identity | None = None) -> Minio:
         """A minio client signed as `identity` (default: the first one)."""
@@ -320,12 +307,10 @@ class SeaweedS3:
             return process
 
         try:
-            self._process = start_until_ready(
+            self._start_until_ready(
                 launch,
                 self._answers_signed_requests,
                 describe=lambda: f"SeaweedFS S3 on {self.endpoint}",
-                timeout=self.start_timeout,
-                log_file=self.log_file,
                 retry_when_exited=self._fixed_s3_port is None,
             )
         except BaseException:
@@ -346,24 +331,11 @@ class SeaweedS3:
         return True
 
     def stop(self, timeout: float = 15.0) -> None:
-        if self._process is not None:
-            self._process.stop(timeout)
-            self._process = None
+        """Stop the server and remove its runtime directory and gRPC sockets."""
+        super().stop(timeout)
         if self._runtime_dir is not None:
             shutil.rmtree(self._runtime_dir, ignore_errors=True)
             self._runtime_dir = None
         for ports in self._ports_to_clean:
             _remove_grpc_sockets(ports)
         self._ports_to_clean.clear()
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -10,11 +10,11 @@ import asyncio
 import concurrent.futures
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from types import TracebackType
-from typing import Self, TypeVar
+from typing import TypeVar
 
-from vndx.embedded.ports import LOOPBACK, accepts_tcp, free_port, require_free_port
-from vndx.embedded.process import ChildProcess, child_environment, start_until_ready
+from vndx.embedded.launcher import Launcher, known_once_started, port_for_attempt
+from vndx.embedded.ports import LOOPBACK, accepts_tcp
+from vndx.embedded.process import ChildProcess, child_environment
 
 _TOPIC_ALREADY_EXISTS = 36
 
@@ -45,7 +45,7 @@ def tansu_argv(binary: str, port: int, cluster_id: str = "vndx") -> list[str]:
     ]
 
 
-class Tansu:
+class Tansu(Launcher):
     """A Tansu broker child process on a free (or given) loopback port."""
 
     def __init__(
@@ -57,32 +57,19 @@ class Tansu:
         cluster_id: str = "vndx",
         start_timeout: float = 20.0,
     ) -> None:
-        self.log_file = log_file
+        super().__init__(log_file, start_timeout=start_timeout)
         self.cluster_id = cluster_id
-        self.start_timeout = start_timeout
         self._fixed_port = port
         self._port = port
         self._binary = binary
-        self._process: ChildProcess | None = None
 
     @property
     def port(self) -> int:
-        if self._port is None:
-            raise RuntimeError("Tansu has no port until it is started")
-        return self._port
+        return known_once_started(self._port, "Tansu has no port")
 
     @property
     def bootstrap_servers(self) -> str:
         return f"{LOOPBACK}:{self.port}"
-
-    @property
-    def running(self) -> bool:
-        return self._process is not None and self._process.running
-
-    @property
-    def pid(self) -> int | None:
-        """Process id of the server while it runs."""
-        return self._process.pid if self._process is not None else None
 
     def start(self) -> None:
         """Start the broker and return once a Kafka client can read its metadata."""
@@ -91,10 +78,9 @@ class Tansu:
         binary = self._binary or tansu_binary()
 
         def launch(attempt: int) -> ChildProcess:
-            if self._fixed_port is not None:
-                require_free_port(self._fixed_port, "Tansu")
-            elif attempt > 0 or self._port is None:
-                self._port = free_port()
+            self._port = port_for_attempt(
+                attempt, fixed=self._fixed_port, previous=self._port, what="Tansu"
+            )
             process = ChildProcess(
                 tansu_argv(binary, self.port, self.cluster_id),
                 self.log_file,
@@ -109,31 +95,12 @@ class Tansu:
                 lambda: _metadata_readable(self.bootstrap_servers)
             )
 
-        self._process = start_until_ready(
+        self._start_until_ready(
             launch,
             ready,
             describe=lambda: f"Tansu on {self.bootstrap_servers}",
-            timeout=self.start_timeout,
-            log_file=self.log_file,
             retry_when_exited=self._fixed_port is None,
         )
-
-    def stop(self, timeout: float = 10.0) -> None:
-        if self._process is not None:
-            self._process.stop(timeout)
-            self._process = None
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 async def _metadata_readable(bootstrap: str) -> bool:
