@@ -26,6 +26,8 @@ Reported for each phase, each beside its reference measured in the same run:
 - the extract build on its own: pending → issued in access (builder queue + build) and
   the build alone (access's ``vndx_extract_build_seconds``);
 - per step, where a purchase spends its time (which service, which step);
+- with ``--profile DIR``, where each service's CPU goes inside it (py-spy samples during
+  the saturated phase, by package; the profilers' own CPU is accounted apart);
 - CPU milliseconds per purchase of each process (every service, Tansu, SeaweedFS, the
   load generator), beside the budget the goal implies, and the machine's idle share;
   beside them, what each process burns per second when the stack has nothing to do
@@ -46,6 +48,7 @@ import argparse
 import asyncio
 import json
 import os
+import subprocess
 import tempfile
 import time
 import uuid
@@ -75,6 +78,7 @@ ROUND_TRIP_TOPIC = "bench.roundtrip"
 PURPOSE = "research"
 PURCHASE_TIMEOUT_S = 60.0
 OTHER_WORK_CORES_NOTICED = 0.1
+PROFILE_PACKAGES_SHOWN = 7
 UNTHROTTLED = {
     f"VNDX_RATE_{kind}_PER_MINUTE": "1000000"
     for kind in ("QUOTES", "ORDERS", "DOWNLOADS", "QUERIES")
@@ -466,9 +470,10 @@ def measured_phase(
     name: str,
     offered: str,
     run: Callable[[], tuple[Load, float, float]],
+    extra_roots: dict[str, int] | None = None,
 ) -> Phase:
     """Run one load, CPU-accounted over its window; then wait for its grants."""
-    roots = process_roots(stack)
+    roots = {**process_roots(stack), **(extra_roots or {})}
     build_before = _build_totals(stack)
     before = cpu_accounting.take(roots)
     load, began, ended = run()
@@ -512,6 +517,7 @@ class Options:
     paced_rate: float | None = None  # None: half the saturated rate
     raw: int = 200
     idle_seconds: float = 5
+    profile: Path | None = None  # py-spy the services during the saturated phase
 
 
 def _run(make: Callable[[], Awaitable[T]]) -> T:
@@ -533,6 +539,7 @@ def bench(workdir: Path, options: Options) -> dict[str, Any]:
             round_trip = _run(lambda: raw_round_trip(bootstrap, options.raw, fetch_wait_ms))
         with console.status(f"idle stack for {options.idle_seconds:.0f} s (CPU baseline)…"):
             idle = idle_usage(stack, options.idle_seconds)
+        profilers = start_profilers(stack, options.profile, options.seconds)
         with console.status(f"saturated: buying for {options.seconds:.0f} s…"):
             saturated = measured_phase(
                 stack,
@@ -543,7 +550,12 @@ def bench(workdir: Path, options: Options) -> dict[str, Any]:
                         market, shop, options.seconds, options.concurrency, options.in_flight
                     )
                 ),
+                extra_roots={
+                    f"py-spy on {service}": process.pid
+                    for service, (process, _) in profilers.items()
+                },
             )
+        profiles = finish_profilers(profilers)
         rate = options.paced_rate or max(round(saturated.e2e_rate * 0.5, 1), 1.0)
         with console.status(f"paced: {rate:.1f}/s for {options.paced_seconds:.0f} s…"):
             paced = measured_phase(
@@ -563,6 +575,7 @@ def bench(workdir: Path, options: Options) -> dict[str, Any]:
         phases=[saturated, paced],
         paced_rate=rate,
         idle=idle,
+        profiles=profiles,
         round_trip=round_trip,
         fetch_wait_ms=fetch_wait_ms,
         options=options,
@@ -654,6 +667,49 @@ def phase_table(phase: Phase, raw: dict[str, float], fetch_wait_ms: int) -> Tabl
         f"apart from the latency; {phase.cache_hits} copied from access's extract cache",
     )
     table.add_row("order.paid → grant.issued, whole", "", *_ms(percentiles(whole)), "")
+    return table
+
+
+Profilers = dict[str, tuple["subprocess.Popen[bytes]", Path]]
+
+
+def start_profilers(stack: FaultyStack, directory: Path | None, seconds: float) -> Profilers:
+    """py-spy on every service for ``seconds`` (none without a directory)."""
+    if directory is None:
+        return {}
+    directory.mkdir(parents=True, exist_ok=True)
+    started: Profilers = {}
+    for service, process in stack.processes.items():
+        if process.pid is not None:
+            out = directory / f"{service}.collapsed.txt"
+            started[service] = (cpu_accounting.start_profiler(process.pid, seconds, out), out)
+    return started
+
+
+def finish_profilers(profilers: Profilers) -> dict[str, dict[str, float]]:
+    """Each service's self time by package, once its profiler has written its samples."""
+    shares: dict[str, dict[str, float]] = {}
+    for service, (process, out) in profilers.items():
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            continue
+        if out.exists():
+            shares[service] = cpu_accounting.self_time_by_package(out.read_text())
+    return shares
+
+
+def profile_table(profiles: dict[str, dict[str, float]]) -> Table:
+    table = Table(
+        title="saturated: where each service's CPU goes (py-spy, innermost Python frame by package)",
+        title_justify="left",
+    )
+    table.add_column("service")
+    table.add_column("share of its samples, largest first")
+    for service, shares in sorted(profiles.items()):
+        top = list(shares.items())[:PROFILE_PACKAGES_SHOWN]
+        table.add_row(service, ", ".join(f"{package} {share:.0%}" for package, share in top))
     return table
 
 
@@ -763,6 +819,7 @@ def report(
     fetch_wait_ms: int,
     options: Options,
     idle: cpu_accounting.Usage,
+    profiles: dict[str, dict[str, float]],
 ) -> dict[str, Any]:
     raw = percentiles(round_trip)
     for phase in phases:
@@ -770,6 +827,8 @@ def report(
         if phase.load.errors:
             console.print(f"[red]{phase.name} errors: {phase.load.errors}[/red]")
     console.print(cpu_table(phases, idle))
+    if profiles:
+        console.print(profile_table(profiles))
     warning = shared_machine_warning(phases)
     if warning:
         console.print(f"[yellow]{warning}[/yellow]")
@@ -782,12 +841,20 @@ def report(
     document = {
         "bench": "bench_e2e",
         "at": stamp,
-        "settings": {**options.__dict__, "paced_rate": paced_rate},
+        "settings": {
+            **options.__dict__,
+            "profile": str(options.profile or ""),
+            "paced_rate": paced_rate,
+        },
         "goal_per_s": GOAL_PER_S,
         "goal_p99_ratio": GOAL_RATIO,
         "raw_round_trip_ms": raw,
         "raw_fetch_max_wait_ms": fetch_wait_ms,
         "phases": {phase.name: _phase_document(phase, raw) for phase in phases},
+        "saturated_self_time_by_package": {
+            service: {package: round(share, 3) for package, share in list(shares.items())[:15]}
+            for service, shares in profiles.items()
+        },
         "idle_stack_cpu_ms_per_s": {
             label: round(1000 * seconds / idle.wall_s, 1)
             for label, seconds in idle.per_label_s.items()
@@ -857,6 +924,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--idle-seconds", type=float, default=5, help="CPU baseline of the idle stack"
     )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        default=None,
+        help="py-spy every service during the saturated phase; collapsed stacks go here",
+    )
     parser.add_argument("--keep", type=Path, default=None, help="keep the stack's data here")
     args = parser.parse_args(argv)
     options = Options(
@@ -867,6 +940,7 @@ def main(argv: list[str] | None = None) -> None:
         paced_rate=args.paced_rate,
         raw=args.raw,
         idle_seconds=args.idle_seconds,
+        profile=args.profile,
     )
     if args.keep is not None:
         args.keep.mkdir(parents=True, exist_ok=True)

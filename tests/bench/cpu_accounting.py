@@ -6,13 +6,19 @@ named ancestor, so the load generator's own share excludes the stack it started.
 Two snapshots around a window give CPU seconds per group; the machine's own
 counters give its busy and idle time, so CPU used by processes outside the bench
 (other work on a shared machine) shows up as "not accounted".
+
+Inside one Python process, ``py-spy`` samples (optional) tell which packages the
+time goes to: the innermost frame of each sample, grouped by package.
 """
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import psutil
 
@@ -134,3 +140,59 @@ def between(before: Snapshot, after: Snapshot, wall_s: float, cores: int | None 
 def budget_ms_per_unit(cores: int, goal_per_s: float) -> float:
     """CPU milliseconds one unit may cost for ``cores`` to sustain ``goal_per_s``."""
     return cores * 1000 / goal_per_s
+
+
+# --- inside a Python process: sampled stacks, by package ---------------------------------
+
+
+def start_profiler(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes]:
+    """py-spy sampling ``pid`` for ``seconds`` (collapsed stacks to ``out``; idle excluded)."""
+    spy = Path(sys.executable).with_name("py-spy")
+    argv = [str(spy), "record", "--pid", str(pid), "--duration", str(max(int(seconds), 1))]
+    argv += ["--rate", "100", "--format", "raw", "--nonblocking", "--output", str(out)]
+    return subprocess.Popen(
+        argv,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+REPOSITORY = str(Path(__file__).resolve().parents[2])
+
+
+def package_of(frame: str) -> str:
+    """The package a py-spy frame ``func (path:line)`` runs in: ``sqlalchemy``,
+    ``services/orders``, ``asyncio``…"""
+    path = frame.rsplit("(", 1)[-1].rstrip(")").rsplit(":", 1)[0]
+    for marker in ("site-packages/", "/lib/python3.", f"{REPOSITORY}/"):
+        if marker in path:
+            path = path.split(marker, 1)[1]
+            if marker == "/lib/python3.":
+                path = path.split("/", 1)[-1]
+            break
+    parts = [part for part in path.split("/") if part]
+    if not parts:
+        return "?"
+    if parts[0] in {"services", "streams", "vndx"} and len(parts) > 2:
+        return "/".join(parts[:2])
+    return parts[0].removesuffix(".py")
+
+
+def self_time_by_package(collapsed: str) -> dict[str, float]:
+    """Share of samples whose innermost frame is in each package (largest first)."""
+    counts: dict[str, int] = {}
+    for line in collapsed.splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        package = package_of(stack.rsplit(";", 1)[-1])
+        counts[package] = counts.get(package, 0) + int(count)
+    total = sum(counts.values())
+    return (
+        {
+            package: count / total
+            for package, count in sorted(counts.items(), key=lambda item: -item[1])
+        }
+        if total
+        else {}
+    )

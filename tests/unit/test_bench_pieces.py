@@ -152,3 +152,23 @@ async def test_the_light_client_reads_length_and_chunked_answers_on_one_connecti
     finally:
         server.close()
         await server.wait_closed()
+
+
+def test_sampled_stacks_are_shared_out_by_the_package_of_their_innermost_frame() -> None:
+    collapsed = "\n".join(
+        [
+            "run (asyncio/base_events.py:1);handle (services/orders/handlers.py:9)"
+            ";execute (sqlalchemy/engine/base.py:14) 6",
+            "run (asyncio/base_events.py:1);_run_once (asyncio/base_events.py:1922) 3",
+            "run (asyncio/base_events.py:1);dumps (json/encoder.py:200) 1",
+            "not a sample line",
+        ]
+    )
+    shares = cpu_accounting.self_time_by_package(collapsed)
+    assert list(shares) == ["sqlalchemy", "asyncio", "json"]
+    assert shares["sqlalchemy"] == pytest.approx(0.6)
+    assert cpu_accounting.package_of("f (services/orders/handlers.py:9)") == "services/orders"
+    assert cpu_accounting.package_of("f (/x/lib/python3.11/site-packages/pydantic/main.py:3)") == (
+        "pydantic"
+    )
+    assert cpu_accounting.self_time_by_package("") == {}
