@@ -149,7 +149,7 @@ def start_profiler(pid: int, seconds: float, out: Path) -> subprocess.Popen[byte
     """py-spy sampling ``pid`` for ``seconds`` (collapsed stacks to ``out``; idle excluded)."""
     spy = Path(sys.executable).with_name("py-spy")
     argv = [str(spy), "record", "--pid", str(pid), "--duration", str(max(int(seconds), 1))]
-    argv += ["--rate", "100", "--format", "raw", "--nonblocking", "--output", str(out)]
+    argv += ["--rate", "50", "--format", "raw", "--nonblocking", "--output", str(out)]
     return subprocess.Popen(
         argv,
         stdout=subprocess.DEVNULL,
@@ -163,7 +163,9 @@ REPOSITORY = str(Path(__file__).resolve().parents[2])
 def package_of(frame: str) -> str:
     """The package a py-spy frame ``func (path:line)`` runs in: ``sqlalchemy``,
     ``services/orders``, ``asyncio``…"""
-    path = frame.rsplit("(", 1)[-1].rstrip(")").rsplit(":", 1)[0]
+    path = frame.split(" (", 1)[-1].rstrip(")").rsplit(":", 1)[0]
+    if path.startswith("<"):  # generated code: "<sqlalchemy generated … wrapper>"
+        return path[1:].split(" ", 1)[0].rstrip(">") or "?"
     for marker in ("site-packages/", "/lib/python3.", f"{REPOSITORY}/"):
         if marker in path:
             path = path.split(marker, 1)[1]
@@ -178,14 +180,21 @@ def package_of(frame: str) -> str:
     return parts[0].removesuffix(".py")
 
 
+WAITING_PACKAGES = frozenset({"selectors", "concurrent", "threading", "queue"})
+"""Innermost frames that wait rather than work: the event loop's epoll, idle pool
+threads. py-spy's own idle detection does not catch them on every kernel."""
+
+
 def self_time_by_package(collapsed: str) -> dict[str, float]:
-    """Share of samples whose innermost frame is in each package (largest first)."""
+    """Share of working samples whose innermost frame is in each package (largest first)."""
     counts: dict[str, int] = {}
     for line in collapsed.splitlines():
         stack, _, count = line.rpartition(" ")
         if not stack or not count.isdigit():
             continue
         package = package_of(stack.rsplit(";", 1)[-1])
+        if package in WAITING_PACKAGES:
+            continue
         counts[package] = counts.get(package, 0) + int(count)
     total = sum(counts.values())
     return (
