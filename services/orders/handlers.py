@@ -719,7 +719,8 @@ def fulfil(session: Session, order_id: str, grant_id: str, now: datetime) -> Non
         return
     order.fulfil(grant_id, now)
     repo.save(order)
-    add_event(session, events.OrderFulfilled(**_ids(order), grant_id=grant_id), source=SOURCE)
+    fulfilled = events.OrderFulfilled(**_ids(order), grant_id=grant_id)
+    stage_event(session, outbox_values(fulfilled, source=SOURCE))
 
 
 def start_refund(
