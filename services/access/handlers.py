@@ -38,6 +38,7 @@ from services.common.outbox import add_event
 from services.common.settings import Settings
 from services.contracts import access as events
 from services.contracts.catalog import ListingSnapshot
+from services.contracts.envelope import EventPayload
 from services.contracts.orders import OrderPaid
 
 SOURCE = "/vndx/access"
@@ -492,24 +493,39 @@ def _audit_query(
 
 def revoke_grant(ctx: AccessContext, caller: Caller, grant_id: str, reason: str) -> Grant:
     """Close a grant now (operator or regulator) and delete its extract."""
-    with transaction(ctx.engine) as session:
-        repo = GrantRepository(session)
-        row = _visible_row(session, caller, grant_id, own=False)
-        grant = to_grant(row)
+
+    def revoke(session: Session, grant: Grant) -> EventPayload:
         grant.revoke(reason)
-        repo.save(grant, row)
-        add_event(
-            session,
-            events.GrantRevoked(
-                grant_id=grant.id,
-                buyer_org=grant.buyer_org,
-                listing_id=grant.listing_id,
-                by_org=caller.org,
-                by_role=caller.role,
-                reason=reason,
-            ),
-            source=SOURCE,
+        return events.GrantRevoked(
+            grant_id=grant.id,
+            buyer_org=grant.buyer_org,
+            listing_id=grant.listing_id,
+            by_org=caller.org,
+            by_role=caller.role,
+            reason=reason,
         )
+
+    return close_grant(
+        ctx, lambda session: _visible_row(session, caller, grant_id, own=False), revoke
+    )
+
+
+def close_grant(
+    ctx: AccessContext,
+    load: Callable[[Session], GrantRow],
+    close: Callable[[Session, Grant], EventPayload],
+) -> Grant:
+    """Close a grant and stage its event in one commit, then deny reads and delete its extract.
+
+    ``load`` returns the grant's row locked for update (or raises); ``close`` changes the
+    grant, records what else the closing needs, and returns the event announcing it.
+    """
+    with transaction(ctx.engine) as session:
+        row = load(session)
+        grant = to_grant(row)
+        event = close(session, grant)
+        GrantRepository(session).save(grant, row)
+        add_event(session, event, source=SOURCE)
     ctx.wake_relay()
     purge_closed(ctx)
     return grant

@@ -12,16 +12,16 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from sqlmodel import col, func, select
+from sqlmodel import Session, col, func, select
 
 from services.access import listing_terms
 from services.access.adapters.orm import GrantRepository, GrantRow, to_grant
 from services.access.domain.grant import Grant
 from services.access.domain.termination import Refund, check_termination, party_of
-from services.access.handlers import SOURCE, AccessContext, Caller, NotFound, purge_closed
+from services.access.handlers import AccessContext, Caller, NotFound, close_grant
 from services.common.db import transaction
-from services.common.outbox import add_event
 from services.contracts import access as events
+from services.contracts.envelope import EventPayload
 
 
 def terminate_grant(
@@ -43,43 +43,39 @@ def terminate_grant(
         uuid.UUID(grant_id)
     except ValueError as exc:
         raise NotFound(grant_id) from exc
-    with transaction(ctx.engine) as session:
-        repo = GrantRepository(session)
-        row = repo.row(grant_id, for_update=True)
+
+    def load(session: Session) -> GrantRow:
+        row = GrantRepository(session).row(grant_id, for_update=True)
         if row is None:
             raise NotFound(grant_id)
-        party = party_of(caller.org, caller.role, row.publisher_org, row.buyer_org)
+        return row
+
+    def terminate(session: Session, grant: Grant) -> EventPayload:
+        party = party_of(caller.org, caller.role, grant.publisher_org, grant.buyer_org)
         if party is None:
             raise NotFound(grant_id)
-        grant = to_grant(row)
         check_termination(
             party,
             refund,
             buyer_may_terminate=listing_terms.buyer_may_terminate(session, grant.listing_id),
         )
         remaining, period = grant.terminate(reason, now)
-        repo.save(grant, row)
         listing_terms.record_termination(session, grant.id, caller.org, caller.role, refund, now)
-        add_event(
-            session,
-            events.GrantTerminated(
-                grant_id=grant.id,
-                buyer_org=grant.buyer_org,
-                listing_id=grant.listing_id,
-                order_id=grant.order_id,
-                publisher_org=grant.publisher_org,
-                by_org=caller.org,
-                by_role=caller.role,
-                reason=reason,
-                refund=refund,
-                remaining_seconds=remaining,
-                period_seconds=period,
-            ),
-            source=SOURCE,
+        return events.GrantTerminated(
+            grant_id=grant.id,
+            buyer_org=grant.buyer_org,
+            listing_id=grant.listing_id,
+            order_id=grant.order_id,
+            publisher_org=grant.publisher_org,
+            by_org=caller.org,
+            by_role=caller.role,
+            reason=reason,
+            refund=refund,
+            remaining_seconds=remaining,
+            period_seconds=period,
         )
-    ctx.wake_relay()
-    purge_closed(ctx)
-    return grant
+
+    return close_grant(ctx, load, terminate)
 
 
 def published_grants(
