@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import uuid
 from datetime import datetime
 from pathlib import Path
@@ -275,6 +276,7 @@ class _TerminatingMidBuild:
 
     def __init__(self, exchange: Exchange, real: ExtractStore) -> None:
         self.exchange, self.real = exchange, real
+        self.terminated = threading.Event()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.real, name)
@@ -288,6 +290,7 @@ class _TerminatingMidBuild:
             headers=self.exchange.auth("mic", "regulator"),
         )
         assert ended.status_code == 200, ended.text
+        self.terminated.set()
         return built
 
 
@@ -296,12 +299,15 @@ def test_a_grant_terminated_while_its_extract_uploads_leaves_no_object(
 ) -> None:
     ctx: AccessContext = exchange.client.app.state.access  # type: ignore[attr-defined]
     real = ctx.extracts
-    ctx.extracts = _TerminatingMidBuild(exchange, real)  # type: ignore[assignment]
+    terminating = _TerminatingMidBuild(exchange, real)
+    ctx.extracts = terminating  # type: ignore[assignment]
     try:
         listing = _listing(exchange, registry)
         order = paid_for(exchange, f"startup-{uuid.uuid4().hex[:6]}", listing)
         exchange.emit(order)
         grant = exchange.grant_for(order)
+        # The status is visible as soon as the termination commits; its deletion follows.
+        assert terminating.terminated.wait(60)
     finally:
         ctx.extracts = real
     assert grant["status"] == "terminated"
