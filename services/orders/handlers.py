@@ -50,7 +50,7 @@ from services.orders.adapters.orm import (
     idempotency_record,
     idempotency_values,
     insert_new_order,
-    listing_snapshot,
+    listing_document,
     listing_snapshots,
     outbox_values,
     record_settlement,
@@ -311,14 +311,23 @@ def place_order(
 
 
 def load_listing(ctx: OrdersContext, listing_id: str) -> ListingTerms:
-    """A listing's terms as the database holds them now (and kept for the quick path)."""
+    """A listing's terms as the database holds them now (and kept for the quick path).
+
+    The policy hash is computed again only when the stored snapshot differs from the one
+    the cached terms were made from.
+    """
     with _tx(ctx) as session:
-        listing = listing_snapshot(session, listing_id)
-    if listing is None:
+        document = listing_document(session, listing_id)
+    if document is None:
         raise ListingNotKnown(
             "listing not known yet, retry in a few seconds", field="quote.listing_id"
         )
-    terms = ListingTerms.of(listing, ctx.iri_base)
+    cached = ctx.listings.get(listing_id)
+    if cached is not None and cached.snapshot == document:
+        terms = dataclasses.replace(cached, loaded_at=time.monotonic())
+    else:
+        listing = ListingSnapshot.model_validate_json(document)
+        terms = ListingTerms.of(listing, ctx.iri_base)
     ctx.listings[listing_id] = terms
     return terms
 

@@ -333,10 +333,10 @@ _SELECT_KEY = select(_KEYS.c.request_sha256, _KEYS.c.order_id).where(
 )
 
 
-def listing_snapshot(session: Session, listing_id: str) -> ListingSnapshot | None:
-    """The latest snapshot of a listing orders has learnt about, if any."""
+def listing_document(session: Session, listing_id: str) -> str | None:
+    """The stored JSON of the latest snapshot of a listing orders has learnt about, if any."""
     row = session.connection().execute(_SELECT_LISTING, {"listing_id": listing_id}).first()
-    return ListingSnapshot.model_validate_json(row[0]) if row else None
+    return str(row[0]) if row else None
 
 
 def idempotency_record(session: Session, org: str, key: str) -> tuple[str, str] | None:

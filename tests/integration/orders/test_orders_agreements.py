@@ -349,3 +349,30 @@ def test_the_periodic_refresh_sees_a_policy_changed_through_another_replica(
         local_shop.policy(listing_id)
     )
     assert local_shop.place(BUYER, local_shop.quote(BUYER, listing_id)).status_code == 201
+
+
+def test_the_general_path_checks_the_policy_stored_now_not_the_cached_one(
+    local_shop: Shop,
+) -> None:
+    listing_id = local_shop.listing(AGENCY)
+    before = policy_sha256(local_shop.policy(listing_id))
+    waiver = local_shop.quote(BUYER, listing_id, total=0)  # waivers take the general path
+    assert local_shop.place(BUYER, waiver).status_code == 201
+    assert local_shop.ctx.listings[listing_id].policy_sha256 == before
+
+    changed = snapshot(listing_id, AGENCY, buyer_may_terminate=False)
+    with transaction(local_shop.ctx.engine) as session:  # another replica's consumer
+        remember_listing(session, changed)
+    local_shop.learn(changed)
+    after = policy_sha256(local_shop.policy(listing_id))
+    assert after != before
+
+    stale = local_shop.place(
+        BUYER, local_shop.quote(BUYER, listing_id, total=0), accept_policy=before
+    )
+    assert stale.status_code == 409, stale.text
+    assert stale.json()["error"]["code"] == "policy_not_accepted"
+    fresh = local_shop.place(BUYER, local_shop.quote(BUYER, listing_id, total=0))
+    assert fresh.status_code == 201, fresh.text
+    assert fresh.json()["policy_sha256"] == after
+    assert local_shop.ctx.listings[listing_id].policy_sha256 == after
