@@ -6,6 +6,10 @@ gets a hard link to the cached copy in its own work folder: evicting the cached 
 under a running build. The folder is bounded by total bytes, the least recently
 used files going first; files are written under a temporary name and renamed, so a
 crash leaves no half file behind a cached name.
+
+Raw files hold personal data, so a copy stays only while it is in use: a file not
+used for ``IDLE_S`` goes at the next eviction, and a process starting afresh empties
+the folder (what a stopped process left behind is nobody's cache).
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from services.common.observability import RAW_CACHE_HITS, RAW_CACHE_MISSES
 PART_PREFIX = ".part-"
 #: A partial download older than this belongs to a process that died while writing it.
 STALE_PART_S = 3600.0
+#: A cached raw file not used for this long is deleted at the next eviction.
+IDLE_S = 900.0
 
 
 class RawFileCache:
@@ -35,6 +41,7 @@ class RawFileCache:
         self.max_bytes = max_bytes
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
+        shutil.rmtree(folder, ignore_errors=True)
 
     def provide(self, key: str, dest: Path) -> None:
         """Put the raw object ``key`` at ``dest`` (a new path in the caller's work folder)."""
@@ -77,6 +84,9 @@ class RawFileCache:
             if entry.name.startswith(PART_PREFIX):
                 if now - stat.st_mtime > STALE_PART_S:
                     Path(entry.path).unlink(missing_ok=True)
+                continue
+            if now - stat.st_mtime > IDLE_S:
+                Path(entry.path).unlink(missing_ok=True)
                 continue
             files.append((stat.st_mtime, stat.st_size, Path(entry.path)))
         total = sum(size for _, size, _ in files)

@@ -8,6 +8,8 @@ versions stay on local disk for builds that cannot share. Counted on ``/metrics`
 from __future__ import annotations
 
 import io
+import os
+import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +19,7 @@ import httpx
 import pyarrow.parquet as pq
 import pytest
 
+from services.access.adapters import raw_cache
 from services.access.adapters.raw_cache import RawFileCache
 from services.contracts.catalog import ListingPublished, ListingSnapshot, VersionFacts
 from tests.integration.access.conftest import Exchange, write_population
@@ -205,3 +208,22 @@ def test_the_raw_file_cache_keeps_to_its_bound(exchange: Exchange, tmp_path: Pat
     too_small.provide(keys[0][0], tmp_path / "big.csv")
     assert (tmp_path / "big.csv").read_bytes() == keys[0][1]
     assert too_small.total_bytes == 0
+
+
+def test_raw_files_stay_only_while_in_use(exchange: Exchange, tmp_path: Path) -> None:
+    """Raw files hold personal data: an idle copy goes, and a new process starts empty."""
+    raw, _ = write_population(tmp_path / "raw.csv", 100, seed=31)
+    keys = [f"raw/test/{uuid.uuid4()}/1/data.csv" for _ in range(2)]
+    for key in keys:
+        exchange.store.put_file(key, raw, "text/csv")
+    folder = tmp_path / "cache"
+    cache = RawFileCache(exchange.store, folder, max_bytes=10 * 1024**2)
+    cache.provide(keys[0], tmp_path / "first.csv")
+    (idle,) = list(folder.iterdir())
+    long_ago = time.time() - raw_cache.IDLE_S - 60
+    os.utime(idle, (long_ago, long_ago))
+    cache.provide(keys[1], tmp_path / "second.csv")  # evicts on the way out
+    assert not idle.exists()
+    assert cache.total_bytes == raw.stat().st_size
+    RawFileCache(exchange.store, folder, max_bytes=10 * 1024**2)
+    assert not folder.exists() or not any(folder.iterdir())
