@@ -10,7 +10,9 @@ paid and issued times kept per order.
 
 Counters are additive, so a transaction's increments are summed in memory
 and written with one upsert just before it commits: a batch of events costs
-one statement per distinct counter, not one per event.
+one statement, not one per event. The payment and grant times per order are
+kept per transaction too (the first one missing is looked up with those of
+the whole batch, in one query) and written when the session flushes.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from sqlmodel import Session, col, select
 from services.contracts.access import GrantDownloadUrlIssued, GrantIssued, GrantQueried
 from services.contracts.envelope import Envelope, EventPayload
 from services.contracts.orders import OrderPaid, OrderRefunded
+from streams.audit.batches import batch_values
 from streams.audit.facts import listing_dimensions, publisher_of
 from streams.audit.tables import FulfilmentRow, KpiCounterRow
 
@@ -109,11 +112,45 @@ def _upsert(session: OrmSession, rows: list[dict[str, Any]]) -> Any:
     )
 
 
+_ORDERS = "audit_kpi_orders"
+
+
+def _orders(session: Session) -> dict[str, FulfilmentRow | None]:
+    """The fulfilment rows this transaction has looked up (None where missing), held strongly."""
+    current = session.get_transaction()
+    held = session.info.get(_ORDERS)
+    if held is None or held[0] is not current:
+        held = (current, {})
+        session.info[_ORDERS] = held
+    orders: dict[str, FulfilmentRow | None] = held[1]
+    return orders
+
+
+def note_orders(session: Session, order_ids: list[str]) -> None:
+    """Look up the fulfilment rows of these orders with one query (for `observe`)."""
+    orders = _orders(session)
+    unknown = [order_id for order_id in dict.fromkeys(order_ids) if order_id not in orders]
+    if not unknown:
+        return
+    statement = select(FulfilmentRow).where(col(FulfilmentRow.order_id).in_(unknown))
+    found = {row.order_id: row for row in session.exec(statement).all()}
+    for order_id in unknown:
+        orders[order_id] = found.get(order_id)
+
+
+def _known_fulfilment(session: Session, order_id: str) -> FulfilmentRow | None:
+    orders = _orders(session)
+    if order_id not in orders:
+        note_orders(session, [order_id, *batch_values(session, "order_id")])
+    return orders[order_id]
+
+
 def _fulfilment(session: Session, order_id: str) -> FulfilmentRow:
-    row = session.get(FulfilmentRow, order_id)
+    row = _known_fulfilment(session, order_id)
     if row is None:
         row = FulfilmentRow(order_id=order_id)
         session.add(row)
+        _orders(session)[order_id] = row
     return row
 
 
@@ -133,7 +170,7 @@ def observe(session: Session, envelope: Envelope, payload: EventPayload) -> None
         row.publisher_org = payload.publisher_org
         session.add(row)
     elif isinstance(payload, OrderRefunded):
-        known = session.get(FulfilmentRow, payload.order_id)
+        known = _known_fulfilment(session, payload.order_id)
         publisher = known.publisher_org if known else None
         publisher = publisher or publisher_of(session, grant_id=None, listing_id=payload.listing_id)
         _bump(
@@ -154,7 +191,6 @@ def observe(session: Session, envelope: Envelope, payload: EventPayload) -> None
         publisher = publisher_of(session, grant_id=payload.grant_id, listing_id=payload.listing_id)
         metric = "downloads" if isinstance(payload, GrantDownloadUrlIssued) else "queries"
         _bump(session, envelope.time, publisher, payload.listing_id, {metric: 1})
-    session.flush()
 
 
 def kpi_table(
