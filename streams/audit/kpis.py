@@ -9,7 +9,7 @@ The median time from payment to grant is computed when asked, from the
 paid and issued times kept per order.
 
 Counters are additive, so a transaction's increments are summed in memory
-and written with one upsert just before it commits: a batch of events costs
+and written with one upsert (run for many rows) just before it commits: a batch of events costs
 one statement, not one per event. The payment and grant times per order are
 kept per transaction too (the first one missing is looked up with those of
 the whole batch, in one query) and written when the session flushes.
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import UTC, date, datetime
+from functools import cache
 from statistics import median
 from typing import Any, Literal
 
@@ -93,7 +94,7 @@ def _write_pending(session: OrmSession) -> None:
         {"period": period, "dimension": dimension, "value": value, "metric": metric, "amount": n}
         for (period, dimension, value, metric), n in pending.items()
     ]
-    session.execute(_upsert(session, rows))
+    session.connection().execute(_upsert(session.get_bind().dialect.name), rows)
 
 
 @event.listens_for(OrmSession, "after_rollback")
@@ -101,11 +102,16 @@ def _drop_pending(session: OrmSession) -> None:
     session.info.pop(_PENDING, None)
 
 
-def _upsert(session: OrmSession, rows: list[dict[str, Any]]) -> Any:
-    """One INSERT .. ON CONFLICT adding to the counters (SQLite and PostgreSQL alike)."""
+@cache
+def _upsert(dialect: str) -> Any:
+    """INSERT .. ON CONFLICT adding to a counter, run once for all rows (SQLite and PostgreSQL).
+
+    One statement executed with many rows, compiled once per dialect: a
+    multi-row VALUES would be compiled anew for every batch.
+    """
     table = KpiCounterRow.__table__  # type: ignore[attr-defined]
-    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = insert(table).values(rows)
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(table)
     return statement.on_conflict_do_update(
         index_elements=["period", "dimension", "value", "metric"],
         set_={"amount": table.c.amount + statement.excluded.amount},

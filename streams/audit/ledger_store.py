@@ -117,18 +117,7 @@ def append_entry(session: Session, entry: AuditEntry, *, now: datetime | None = 
     appends = _appends(session)
     head = _locked_head(session, appends)
     seq = head.size
-    record = LedgerRecord(
-        seq=seq,
-        event_id=entry.event_id,
-        event_type=entry.event_type,
-        occurred_at=entry.occurred_at,
-        recorded_at=now or datetime.now(UTC),
-        org=entry.buyer_org,
-        listing_id=entry.listing_id,
-        grant_id=entry.grant_id,
-        order_id=entry.order_id,
-        data=entry.data,
-    )
+    record = _record(seq, entry, now or datetime.now(UTC))
     raw = record.to_bytes()
     leaf = leaf_hash(raw)
     appends.ledger_rows.append(
@@ -154,6 +143,32 @@ def append_entry(session: Session, entry: AuditEntry, *, now: datetime | None = 
     # Changing the head marks the session dirty, so the next flush writes the rows above.
     head.size = seq + 1
     return seq
+
+
+def _record(seq: int, entry: AuditEntry, recorded_at: datetime) -> LedgerRecord:
+    """The record of `entry` at `seq`.
+
+    `to_bytes` canonicalises `data` (and fails on what is not JSON), so validating
+    the record first would do that twice; the times, the one thing validation
+    adds, are made UTC here. A naive time goes through validation, which refuses it.
+    """
+    fields: dict[str, Any] = {
+        "seq": seq,
+        "event_id": entry.event_id,
+        "event_type": entry.event_type,
+        "org": entry.buyer_org,
+        "listing_id": entry.listing_id,
+        "grant_id": entry.grant_id,
+        "order_id": entry.order_id,
+        "data": entry.data,
+    }
+    if entry.occurred_at.utcoffset() is None or recorded_at.utcoffset() is None:
+        return LedgerRecord(occurred_at=entry.occurred_at, recorded_at=recorded_at, **fields)
+    return LedgerRecord.model_construct(
+        occurred_at=entry.occurred_at.astimezone(UTC),
+        recorded_at=recorded_at.astimezone(UTC),
+        **fields,
+    )
 
 
 def _outbox_row(payload: LedgerRecordAppended) -> dict[str, Any]:
