@@ -325,6 +325,8 @@ _SETTLE_INVOICE = (
     .where(_INVOICES.c.order_id == bindparam("invoice_order_id"))
     .values(bank_reference=bindparam("bank_reference"), settled_by=bindparam("settled_by"))
 )
+_INSERT_LEDGER = _LEDGER.insert()
+_INSERT_OUTBOX = _OUTBOX.insert()
 _SELECT_LISTING = select(_LISTINGS.c.snapshot).where(
     _LISTINGS.c.listing_id == bindparam("listing_id")
 )
@@ -384,7 +386,7 @@ def stage_event(session: Session, values: dict[str, Any]) -> None:
     there are none), so the outbox keeps the order in which the events were staged.
     """
     session.flush()
-    session.connection().execute(_OUTBOX.insert(), values)
+    session.connection().execute(_INSERT_OUTBOX, values)
 
 
 def listing_snapshots(session: Session, listing_ids: list[str]) -> dict[str, str]:
@@ -415,7 +417,7 @@ def book(session: Session, lines: list[LedgerLine]) -> None:
     if not lines:
         return
     session.connection().execute(
-        _LEDGER.insert(),
+        _INSERT_LEDGER,
         [
             {
                 "order_id": line.order_id,
