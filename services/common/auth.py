@@ -6,7 +6,11 @@ provider (``vndx token`` in the embedded stack, an OIDC issuer later) signs.
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -100,15 +104,53 @@ class TokenIssuer:
         return jwt.encode(claims, self._key, algorithm=ALGORITHM)  # type: ignore[arg-type]
 
 
-class TokenVerifier:
-    """Checks signature, algorithm, issuer, audience and validity times."""
+#: Seconds of clock skew allowed on ``exp`` and ``nbf``.
+LEEWAY_S = 5
 
-    def __init__(self, public_key_pem: bytes, *, issuer: str, audience: str) -> None:
+
+class TokenVerifier:
+    """Checks signature, algorithm, issuer, audience and validity times.
+
+    A client sends the same token with every request, and checking its EdDSA signature
+    costs more CPU than a cheap request's own work. A token that passed is remembered
+    by its exact text (bounded, least recently used first) for at most ``remember_s``
+    and never past its ``exp``; refused tokens are checked again every time.
+    """
+
+    def __init__(
+        self,
+        public_key_pem: bytes,
+        *,
+        issuer: str,
+        audience: str,
+        remember: int = 10_000,
+        remember_s: float = 60.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._key = serialization.load_pem_public_key(public_key_pem)
         self._issuer = issuer
         self._audience = audience
+        self._remember = remember
+        self._remember_s = remember_s
+        self._clock = clock
+        self._passed: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
+        self._lock = threading.Lock()
 
     def verify(self, token: str) -> Principal:
+        now = self._clock()
+        with self._lock:
+            known = self._passed.get(token)
+            if known is not None and now < known[1]:
+                self._passed.move_to_end(token)
+                return known[0]
+        principal, expires = self._check(token)
+        with self._lock:
+            self._passed[token] = (principal, min(expires, now + self._remember_s))
+            while len(self._passed) > self._remember:
+                self._passed.popitem(last=False)
+        return principal
+
+    def _check(self, token: str) -> tuple[Principal, float]:
         try:
             claims = jwt.decode(
                 token,
@@ -117,7 +159,7 @@ class TokenVerifier:
                 issuer=self._issuer,
                 audience=self._audience,
                 options={"require": ["exp", "iat", "nbf", "iss", "aud", "sub"]},
-                leeway=5,
+                leeway=LEEWAY_S,
             )
         except jwt.PyJWTError as exc:
             raise AuthError(f"invalid token: {exc}") from exc
@@ -125,9 +167,10 @@ class TokenVerifier:
         if not isinstance(org, str) or not org or role not in ROLES:
             raise AuthError("invalid token: missing org or role")
         segment = claims.get("segment")
-        return Principal(
+        principal = Principal(
             subject=str(claims["sub"]),
             org=org,
             role=cast(Role, role),
             segment=segment if isinstance(segment, str) else None,
         )
+        return principal, float(claims["exp"])

@@ -146,10 +146,15 @@ def configure_logging(service: str, *, json_lines: bool, level: str = "INFO") ->
         handler.setFormatter(JsonLogFormatter(service))
         handler.addFilter(_TraceFilter())
         root.addHandler(handler)
-        for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        for name in ("uvicorn", "uvicorn.error"):
             uvicorn_logger = logging.getLogger(name)
             uvicorn_logger.handlers.clear()
             uvicorn_logger.propagate = True
+        # vndx.http logs every request with its trace; uvicorn's access line would be a
+        # second, traceless copy of each (and it ignores --no-access-log once it propagates).
+        access = logging.getLogger("uvicorn.access")
+        access.handlers.clear()
+        access.propagate = False
 
 
 # -- metrics for services to use -----------------------------------------------------

@@ -14,13 +14,13 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.common.api import install_error_handlers, install_health
+from services.common.auth import TokenVerifier
 from services.common.db import make_engine
 from services.common.runtime import ServiceRuntime
 from services.common.settings import Settings, load_settings
 from services.pricing.adapters.keys import load_quote_key
 from services.pricing.adapters.orm import PRICING_TABLES
 from services.pricing.api.routes import router
-from services.pricing.api.tokens import CachingTokenVerifier
 from services.pricing.consumers import consumer_specs
 from services.pricing.context import PricingContext
 from services.pricing.policy_handlers import ensure_default_policy
@@ -40,7 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.token_verifier = CachingTokenVerifier(
+        app.state.token_verifier = TokenVerifier(
             settings.public_key_path.read_bytes(),
             issuer=settings.jwt_issuer,
             audience=settings.jwt_audience,

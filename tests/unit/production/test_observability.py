@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from pathlib import Path
 from typing import ClassVar
 
@@ -86,6 +87,15 @@ def test_log_lines_are_json_with_the_requests_trace_id(capsys: object) -> None:
     assert request_line["trace_id"] == TRACE_ID
     assert request_line["service"] == "demo" and request_line["level"] == "INFO"
     assert request_line["status"] == 200
+
+
+def test_each_request_is_logged_once_in_json_mode() -> None:
+    """uvicorn's access line would repeat vndx.http's, without the trace: it stays out."""
+    configure_logging("demo", json_lines=True)
+    with records_of("") as reaching_root:
+        logging.getLogger("uvicorn.access").info('127.0.0.1 - "GET /items/9" 200')
+        logging.getLogger("uvicorn.error").info("Application startup complete.")
+    assert [record.getMessage() for record in reaching_root] == ["Application startup complete."]
 
 
 @register

@@ -1,4 +1,4 @@
-"""Pricing's token verifier remembers accepted tokens, never past their expiry."""
+"""The token verifier remembers accepted tokens, never past their expiry."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from services.common.auth import AuthError, TokenIssuer, ensure_keypair
-from services.pricing.api.tokens import CachingTokenVerifier
+from services.common.auth import AuthError, TokenIssuer, TokenVerifier, ensure_keypair
 
 
 @pytest.fixture
@@ -22,8 +21,8 @@ def test_an_accepted_token_is_remembered_until_its_expiry_only(
 ) -> None:
     private, public = keys
     now = [time.time()]
-    verifier = CachingTokenVerifier(
-        public, issuer="vndx", audience="api", ttl_seconds=3600, clock=lambda: now[0]
+    verifier = TokenVerifier(
+        public, issuer="vndx", audience="api", remember_s=3600, clock=lambda: now[0]
     )
     token = TokenIssuer(private, issuer="vndx", audience="api").issue(
         "startup-a", "buyer", ttl_s=30
@@ -39,7 +38,7 @@ def test_an_accepted_token_is_remembered_until_its_expiry_only(
 
 def test_refused_tokens_are_refused_every_time(keys: tuple[bytes, bytes]) -> None:
     private, public = keys
-    verifier = CachingTokenVerifier(public, issuer="vndx", audience="api")
+    verifier = TokenVerifier(public, issuer="vndx", audience="api")
     other_audience = TokenIssuer(private, issuer="vndx", audience="elsewhere").issue(
         "startup-a", "buyer"
     )
@@ -51,3 +50,23 @@ def test_refused_tokens_are_refused_every_time(keys: tuple[bytes, bytes]) -> Non
     verifier.verify(good)
     with pytest.raises(AuthError):
         verifier.verify(forged)
+
+
+def test_a_remembered_token_is_forgotten_after_remember_s_and_beyond_the_bound(
+    keys: tuple[bytes, bytes],
+) -> None:
+    private, public = keys
+    now = [time.time()]
+    verifier = TokenVerifier(
+        public, issuer="vndx", audience="api", remember=2, remember_s=10, clock=lambda: now[0]
+    )
+    issuer = TokenIssuer(private, issuer="vndx", audience="api")
+    tokens = [issuer.issue(f"startup-{n}", "buyer") for n in range(3)]
+    first = verifier.verify(tokens[0])
+    assert verifier.verify(tokens[0]) is first
+    now[0] += 11  # past remember_s: checked afresh
+    again = verifier.verify(tokens[0])
+    assert again is not first and again == first
+    verifier.verify(tokens[1])
+    verifier.verify(tokens[2])  # a third token pushes out the least recently used
+    assert verifier.verify(tokens[0]) is not again
