@@ -233,11 +233,11 @@ class AuditWorker:
             await client.close()
 
     def _note_lag(self, app: App, events: Sequence[Any]) -> None:
-        """Messages behind each partition's high watermark (for /metrics)."""
-        for event in events:
-            tp = event.message.tp
+        """Messages behind each partition's high watermark (for /metrics), once per partition."""
+        last_offsets = {event.message.tp: event.message.offset for event in events}
+        for tp, offset in last_offsets.items():
             with contextlib.suppress(Exception):  # no watermark yet: keep the last figure
-                behind = app.consumer.highwater(tp) - event.message.offset - 1
+                behind = app.consumer.highwater(tp) - offset - 1
                 self.applier.stats.lag[(tp.topic, tp.partition)] = max(behind, 0)
 
     def _delivered(self, message: Any) -> Delivered:
