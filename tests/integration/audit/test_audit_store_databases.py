@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from pathlib import Path
+
+import pytest
 
 from services.common.auth import Principal
 from services.common.db import create_tables, make_engine, transaction
@@ -31,6 +34,8 @@ from tests.unit.audit.audit_events import (
     order_paid,
     wrap,
 )
+from tests.unit.audit.test_audit_batches import apply_in_batches, busy_day, everything
+from vndx.embedded import Postgres
 
 
 def test_store_behaves_the_same_on_both_databases(database_url: str, keys_dir: Path) -> None:
@@ -83,3 +88,41 @@ def test_store_behaves_the_same_on_both_databases(database_url: str, keys_dir: P
     report = verify_ledger([r.record for r in everything], checkpoints, key.public_key())
     assert report.ok and report.verified_size == 12
     engine.dispose()
+
+
+def test_batches_store_what_single_events_store_on_both_databases(
+    database_url: str, keys_dir: Path, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    if database_url.startswith("sqlite"):
+        batched_url = f"sqlite:///{tmp_path / 'batched.db'}"
+    else:
+        server: Postgres = request.getfixturevalue("postgres")
+        name = f"t_{uuid.uuid4().hex[:12]}"
+        server.create_database(name)
+        batched_url = server.dsn(name)
+    settings = Settings(
+        env="test",
+        service_name="audit",
+        data_dir=keys_dir,
+        audit_watch_downloads_per_hour=3,
+        audit_watch_refused_queries_per_hour=2,
+        audit_watch_clients_per_hour=2,
+    )
+    events = busy_day()
+    single, batched = make_engine(database_url), make_engine(batched_url)
+    for engine in (single, batched):
+        create_tables(engine, [*COMMON_TABLES, *AUDIT_TABLES])
+        ensure_head(engine)
+    handlers = audit_handlers(settings)
+    for envelope in events:
+        with transaction(single) as session:
+            if not already_processed(session, GROUP_ID, envelope.id):
+                handlers[envelope.type](session, envelope, envelope.payload())
+                record_processed(session, GROUP_ID, envelope.id)
+
+    assert apply_in_batches(batched, settings, events, 6) == 21
+    assert apply_in_batches(batched, settings, events, 9) == 0  # replayed: nothing added
+    assert everything(batched) == everything(single)
+    assert everything(batched)["size"] == 23
+    single.dispose()
+    batched.dispose()
