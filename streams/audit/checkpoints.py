@@ -3,7 +3,9 @@
 The checkpointer signs the current tree head when at least `every` records
 are unsigned, or when any are and `interval_s` has passed since the last
 checkpoint. The checkpoint row and its `CheckpointSigned` event commit
-together (outbox). Timestamps never go back, even if the clock does.
+together (outbox). Timestamps never go back, even if the clock does. The
+background checkpointer remembers the last checkpoint it knows, so a check
+that finds nothing due costs the tree's catch-up query only.
 """
 
 from __future__ import annotations
@@ -72,18 +74,37 @@ def sign_if_due(
     now: datetime | None = None,
 ) -> Checkpoint | None:
     """Sign and store a checkpoint if the policy says so; return it (None otherwise)."""
-    size = tree.sync()
+    return _sign_if_due(engine, tree, key, tree.sync(), every=every, interval_s=interval_s, now=now)
+
+
+def is_due(
+    size: int, last: Checkpoint | None, moment: datetime, *, every: int, interval_s: float
+) -> bool:
+    """Whether a tree of `size` records wants a checkpoint after `last` (the policy above)."""
+    signed_size = 0 if last is None else last.tree_size
+    unsigned = size - signed_size
+    if unsigned <= 0:
+        return False
+    if last is not None and unsigned < every:
+        return (moment - last.timestamp).total_seconds() >= interval_s
+    return True
+
+
+def _sign_if_due(
+    engine: Engine,
+    tree: LedgerTree,
+    key: Ed25519PrivateKey,
+    size: int,
+    *,
+    every: int,
+    interval_s: float,
+    now: datetime | None = None,
+) -> Checkpoint | None:
     moment = now or datetime.now(UTC)
     with transaction(engine) as session:
         last = latest_checkpoint(session)
-        signed_size = 0 if last is None else last.tree_size
-        unsigned = size - signed_size
-        if unsigned <= 0:
+        if not is_due(size, last, moment, every=every, interval_s=interval_s):
             return None
-        if last is not None and unsigned < every:
-            age_s = (moment - last.timestamp).total_seconds()
-            if age_s < interval_s:
-                return None
         if last is not None and unix_millis(moment) < unix_millis(last.timestamp):
             moment = last.timestamp
         checkpoint = sign_checkpoint(key, size, tree.root(size), moment)
@@ -120,13 +141,32 @@ class Checkpointer:
         self._interval_s = interval_s
         self._on_signed = on_signed
         self.signed = 0
+        self._last: Checkpoint | None = None
 
     def check(self) -> Checkpoint | None:
-        checkpoint = sign_if_due(
-            self._engine, self._tree, self._key, every=self._every, interval_s=self._interval_s
+        size = self._tree.sync()
+        if self._last is None:
+            with transaction(self._engine) as session:
+                self._last = latest_checkpoint(session)
+        # Checkpoints only grow in size and time, so one not due after the last
+        # known is not due after the stored one either: no transaction needed.
+        moment = datetime.now(UTC)
+        if self._last is not None and not is_due(
+            size, self._last, moment, every=self._every, interval_s=self._interval_s
+        ):
+            return None
+        checkpoint = _sign_if_due(
+            self._engine,
+            self._tree,
+            self._key,
+            size,
+            every=self._every,
+            interval_s=self._interval_s,
+            now=moment,
         )
         if checkpoint is not None:
             self.signed += 1
+            self._last = checkpoint
         return checkpoint
 
     async def run(self) -> None:
