@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlmodel import Session
 
 from services.access import handlers, listing_terms
-from services.common.kafka import Handler
+from services.common.consumer import Handler
 from services.common.runtime import ConsumerSpec
 from services.contracts import catalog, orders
 from services.contracts.envelope import Envelope, EventPayload

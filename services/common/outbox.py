@@ -79,10 +79,13 @@ def pending_rows(engine: Engine, limit: int) -> list[OutboxRow]:
         return list(session.exec(statement).all())
 
 
-def mark_published(engine: Engine, seqs: Sequence[int]) -> None:
+def mark_published(engine: Engine, seqs: Sequence[int], at: datetime | None = None) -> None:
+    """Mark rows as published ``at`` the broker's acknowledgement (now if not given)."""
     with transaction(engine) as session:
         session.execute(
-            update(OutboxRow).where(col(OutboxRow.seq).in_(seqs)).values(published_at=_utcnow())
+            update(OutboxRow)
+            .where(col(OutboxRow.seq).in_(seqs))
+            .values(published_at=at or _utcnow())
         )
 
 
@@ -157,8 +160,11 @@ class OutboxRelay:
             to_record(row.topic, Envelope.model_validate_json(row.envelope_json)) for row in rows
         ]
         await self._publish(records)
+        # The time the broker had them, not the time the marking got the write lock.
+        acknowledged = _utcnow()
         self._faults.maybe_crash(OUTBOX_AFTER_PUBLISH)
-        await asyncio.to_thread(mark_published, self._engine, [row.seq for row in rows if row.seq])
+        seqs = [row.seq for row in rows if row.seq]
+        await asyncio.to_thread(mark_published, self._engine, seqs, acknowledged)
         return len(rows)
 
     async def run(self) -> None:

@@ -17,10 +17,11 @@ from pathlib import Path
 from sqlalchemy import Engine, Table, text
 
 from services.common.api import ReadinessCheck
+from services.common.consumer import ConsumerStats, EventConsumer, Handler
 from services.common.db import create_tables, make_engine
 from services.common.faults import FaultInjector
 from services.common.inbox import InboxRow
-from services.common.kafka import ConsumerStats, EventConsumer, Handler, KafkaPublisher
+from services.common.kafka import KafkaPublisher
 from services.common.migrations import upgrade
 from services.common.objectstore import ObjectStore
 from services.common.outbox import OutboxRelay, OutboxRow

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 from sqlmodel import Session
 
-from services.common.kafka import Handler
+from services.common.consumer import Handler
 from services.common.runtime import ConsumerSpec
 from services.contracts import access, catalog
 from services.contracts.envelope import Envelope, EventPayload

@@ -13,7 +13,7 @@ import logging
 from pydantic import ValidationError
 from sqlmodel import Session
 
-from services.common.kafka import Handler
+from services.common.consumer import Handler
 from services.common.runtime import ConsumerSpec
 from services.contracts.catalog import (
     ListingPublished,

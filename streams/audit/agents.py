@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
-from services.common.kafka import Handler
+from services.common.consumer import Handler
 from services.common.settings import Settings
 from services.contracts import access, catalog, orders
 from services.contracts.envelope import Envelope, EventPayload

@@ -28,10 +28,10 @@ from pydantic import ValidationError
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from services.common.consumer import ConsumerStats, Handler, PoisonEvent
 from services.common.db import transaction
 from services.common.events import KafkaRecord, MalformedEvent, from_record
 from services.common.inbox import InboxRow
-from services.common.kafka import ConsumerStats, Handler, PoisonEvent
 from services.common.observability import CURRENT_TRACEPARENT, child_traceparent
 from services.contracts.envelope import Envelope, EventPayload, payload_class
 

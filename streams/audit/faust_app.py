@@ -43,14 +43,13 @@ from aiokafka.helpers import create_ssl_context
 from aiokafka.protocol.group import LeaveGroupRequest
 from faust import App, SASLCredentials, SSLCredentials  # imported eagerly: ~1 s, not in the loop
 
+from services.common.consumer import ConsumerStats, PoisonEvent
 from services.common.events import KafkaRecord
 from services.common.faults import CONSUMER_AFTER_EFFECT, FaultInjector
 from services.common.kafka import (
     DLQ_ORIGIN_HEADER,
     DLQ_REASON_HEADER,
-    ConsumerStats,
     KafkaPublisher,
-    PoisonEvent,
     kafka_security,
 )
 from services.common.settings import Settings

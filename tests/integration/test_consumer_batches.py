@@ -23,13 +23,13 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from sqlalchemy import Engine, text
 from sqlmodel import Session
 
+from services.common.consumer import EventConsumer
 from services.common.db import create_tables, make_engine
 from services.common.events import KafkaRecord, to_record
 from services.common.faults import CONSUMER_AFTER_EFFECT
 from services.common.kafka import (
     DLQ_ORIGIN_HEADER,
     DLQ_REASON_HEADER,
-    EventConsumer,
     KafkaPublisher,
     ensure_topics,
 )
@@ -168,7 +168,7 @@ def applied_lines() -> Iterator[list[tuple[str, str | None]]]:
                 fields = getattr(record, "fields", {})
                 lines.append((fields["event_id"], trace_id_of(current_traceparent())))
 
-    logger = logging.getLogger("services.common.kafka")
+    logger = logging.getLogger("services.common.consumer")
     handler, level = Note(level=logging.INFO), logger.level
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)

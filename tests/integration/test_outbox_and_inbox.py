@@ -16,10 +16,11 @@ import pytest
 from sqlmodel import Session
 
 from services.common.auth import TokenIssuer
+from services.common.consumer import EventConsumer
 from services.common.db import create_tables, make_engine, transaction
 from services.common.events import KafkaRecord, to_record
 from services.common.faults import OUTBOX_AFTER_COMMIT, OUTBOX_AFTER_PUBLISH
-from services.common.kafka import DLQ_REASON_HEADER, EventConsumer, KafkaPublisher
+from services.common.kafka import DLQ_REASON_HEADER, KafkaPublisher
 from services.common.outbox import OutboxRelay, add_event
 from services.common.runtime import COMMON_TABLES
 from services.common.settings import Settings

@@ -12,8 +12,9 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
+from services.common.consumer import EventConsumer
 from services.common.db import create_tables, make_engine
-from services.common.kafka import EventConsumer, KafkaPublisher
+from services.common.kafka import KafkaPublisher
 from services.common.observability import (
     EXTRACT_BUILD_SECONDS,
     JsonLogFormatter,
