@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
@@ -88,6 +89,16 @@ class ServicesAround:
         """Put the raw file under ``raw/`` and announce the listing as the catalog does."""
         return self.announce_listing(org, columns, raw, fmt=fmt).listing_id
 
+    def download(self, grant: dict[str, Any], fmt: str = "parquet") -> httpx.Response:
+        """Fetch one format of a grant's extract through a presigned URL, as its buyer."""
+        issued = self.client.post(
+            f"/v1/grants/{grant['id']}/download",
+            json={"format": fmt},
+            headers=self.auth(grant["buyer_org"]),
+        )
+        assert issued.status_code == 200, issued.text
+        return httpx.get(issued.json()["url"])
+
     def announce_listing(
         self,
         org: str,
@@ -96,13 +107,15 @@ class ServicesAround:
         *,
         fmt: str = "csv",
         status: str = "published",
+        listing_id: str | None = None,
+        version: int = 1,
         **terms: Any,
     ) -> ListingSnapshot:
-        """``publish_listing`` with another ``status`` or usage-policy ``terms`` in the
-        snapshot; returns the snapshot announced."""
+        """``publish_listing`` with another ``status``, usage-policy ``terms`` in the
+        snapshot, or a later ``version`` of ``listing_id``; returns the snapshot announced."""
         self.store.ensure_bucket()
-        listing_id = str(uuid.uuid4())
-        key = f"raw/{org}/{listing_id}/1/data.{fmt}"
+        listing_id = listing_id or str(uuid.uuid4())
+        key = f"raw/{org}/{listing_id}/{version}/data.{fmt}"
         self.store.put_file(key, raw, "text/csv")
         snapshot = ListingSnapshot(
             listing_id=listing_id,
@@ -126,7 +139,7 @@ class ServicesAround:
                 for c in columns
             ],
             latest_version=VersionFacts(
-                version=1,
+                version=version,
                 format=fmt,
                 object_key=key,
                 size_bytes=raw.stat().st_size,

@@ -11,7 +11,6 @@ import io
 import os
 import time
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,6 @@ import pytest
 
 from services.access.adapters import raw_cache
 from services.access.adapters.raw_cache import RawFileCache
-from services.contracts.catalog import ListingPublished, ListingSnapshot, VersionFacts
 from tests.integration.access.conftest import Exchange, write_population
 
 HITS = "vndx_extract_cache_hits_total"
@@ -47,16 +45,6 @@ def _metrics(exchange: Exchange) -> dict[str, float]:
 
 def _growth(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
     return {name: after.get(name, 0.0) - before.get(name, 0.0) for name in (HITS, MISSES, BUILDS)}
-
-
-def _download(exchange: Exchange, grant: dict[str, Any], fmt: str = "parquet") -> httpx.Response:
-    issued = exchange.client.post(
-        f"/v1/grants/{grant['id']}/download",
-        json={"format": fmt},
-        headers=exchange.auth(grant["buyer_org"]),
-    )
-    assert issued.status_code == 200, issued.text
-    return httpx.get(issued.json()["url"])
 
 
 def _without_pseudonyms(columns: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -91,7 +79,7 @@ def test_two_grants_of_one_recipe_share_one_build_but_not_their_objects(
             f"sandbox/{grant['id']}/extract.parquet",
         ]
     for fmt in ("parquet", "csv"):
-        files = [_download(exchange, g, fmt) for g in (first, second)]
+        files = [exchange.download(g, fmt) for g in (first, second)]
         assert [f.status_code for f in files] == [200, 200]
         assert files[0].content == files[1].content
     assert first["privacy"] == second["privacy"] and first["rows"] == second["rows"]
@@ -102,7 +90,7 @@ def test_revoking_one_of_two_grants_sharing_a_recipe_leaves_the_other_downloadab
 ) -> None:
     listing_id, _ = shared
     kept, revoked = (exchange.buy(_buyer(), listing_id) for _ in range(2))
-    kept_bytes = _download(exchange, kept).content
+    kept_bytes = exchange.download(kept).content
     doomed = exchange.client.post(
         f"/v1/grants/{revoked['id']}/download", headers=exchange.auth(revoked["buyer_org"])
     ).json()["url"]
@@ -114,7 +102,7 @@ def test_revoking_one_of_two_grants_sharing_a_recipe_leaves_the_other_downloadab
     assert answer.status_code == 200, answer.text
     assert httpx.get(doomed).status_code == 403
     assert exchange.store.list_keys(f"sandbox/{revoked['id']}/") == []
-    again = _download(exchange, kept)
+    again = exchange.download(kept)
     assert again.status_code == 200 and again.content == kept_bytes
 
 
@@ -132,42 +120,10 @@ def test_pseudonymised_grants_are_each_built_with_their_own_pseudonyms(
     assert _growth(before, after) == {HITS: 0, MISSES: 0, BUILDS: 2}
     assert after[RAW_HITS] - before.get(RAW_HITS, 0.0) >= 1  # downloaded once, not per grant
     pseudonyms = [
-        pq.read_table(io.BytesIO(_download(exchange, g).content)).column("citizen_id").to_pylist()
+        pq.read_table(io.BytesIO(exchange.download(g).content)).column("citizen_id").to_pylist()
         for g in (first, second)
     ]
     assert pseudonyms[0] and not set(pseudonyms[0]) & set(pseudonyms[1])
-
-
-def _publish_version(
-    exchange: Exchange, listing_id: str, columns: list[dict[str, Any]], raw: Path, version: int
-) -> None:
-    """Announce a new version of ``listing_id`` with its own raw object, as the catalog does."""
-    key = f"raw/bca-c06/{listing_id}/{version}/data.csv"
-    exchange.store.put_file(key, raw, "text/csv")
-    snapshot = ListingSnapshot(
-        listing_id=listing_id,
-        org="bca-c06",
-        status="published",
-        title_vi="Dữ liệu thử",
-        title_en="Test data",
-        theme="population",
-        provinces=[],
-        update_frequency="monthly",
-        products=["download", "sandbox"],
-        list_price=None,
-        columns=columns,
-        latest_version=VersionFacts(
-            version=version,
-            format="csv",
-            object_key=key,
-            size_bytes=raw.stat().st_size,
-            sha256="0" * 64,
-            row_count=1,
-            quality_score=1.0,
-            created_at=datetime.now(UTC),
-        ),
-    )
-    exchange.emit(ListingPublished(listing=snapshot))
 
 
 def test_a_new_version_of_a_listing_is_built_afresh(exchange: Exchange) -> None:
@@ -176,7 +132,7 @@ def test_a_new_version_of_a_listing_is_built_afresh(exchange: Exchange) -> None:
     listing_id = exchange.publish_listing("bca-c06", columns, raw)
     first = exchange.buy(_buyer(), listing_id)
     raw_2, _ = write_population(exchange.tmp / "v2.csv", 600, seed=14)
-    _publish_version(exchange, listing_id, columns, raw_2, version=2)
+    exchange.announce_listing("bca-c06", columns, raw_2, listing_id=listing_id, version=2)
     before = _metrics(exchange)
     order = exchange.paid(_buyer(), listing_id).model_copy(update={"listing_version": 2})
     exchange.emit(order)
@@ -185,7 +141,7 @@ def test_a_new_version_of_a_listing_is_built_afresh(exchange: Exchange) -> None:
 
     assert first["status"] == second["status"] == "issued", (first, second)
     assert _growth(before, after) == {HITS: 0, MISSES: 1, BUILDS: 1}
-    rows = [len(pq.read_table(io.BytesIO(_download(exchange, g).content))) for g in (first, second)]
+    rows = [len(pq.read_table(io.BytesIO(exchange.download(g).content))) for g in (first, second)]
     assert rows == [first["rows"], second["rows"]]
     assert rows[0] <= 400 < rows[1] <= 600
 

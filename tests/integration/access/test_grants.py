@@ -13,7 +13,6 @@ import io
 import shutil
 import uuid
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pandas as pd  # type: ignore[import-untyped]
@@ -51,16 +50,6 @@ def _buyer() -> str:
     return f"startup-{uuid.uuid4().hex[:6]}"
 
 
-def _download(exchange: Exchange, grant: dict[str, Any], fmt: str = "parquet") -> httpx.Response:
-    issued = exchange.client.post(
-        f"/v1/grants/{grant['id']}/download",
-        json={"format": fmt},
-        headers=exchange.auth(grant["buyer_org"]),
-    )
-    assert issued.status_code == 200, issued.text
-    return httpx.get(issued.json()["url"])
-
-
 def _grant_events(exchange: Exchange, grant_id: str, until: int) -> list[str]:
     found = read_topic_sync(
         exchange.settings.kafka_bootstrap, "access.grants", key=grant_id, until=until
@@ -75,7 +64,7 @@ def test_the_adult_extract_is_5_anonymous_2_diverse_by_pycanon(
     assert grant["status"] == "issued", grant
     assert grant["privacy"]["k"] >= 5 and grant["privacy"]["l_diversity"] >= 2
     assert grant["privacy"]["suppression_share"] <= 0.05
-    response = _download(exchange, grant)
+    response = exchange.download(grant)
     assert response.status_code == 200
     frame = pd.read_parquet(io.BytesIO(response.content)).reset_index(drop=True)
     assert len(frame) >= 0.95 * 30_162
@@ -83,7 +72,7 @@ def test_the_adult_extract_is_5_anonymous_2_diverse_by_pycanon(
     qi = list(ADULT_QUASI)
     assert anonymity.k_anonymity(frame, qi) >= 5
     assert anonymity.l_diversity(frame, qi, ["salary-class"]) >= 2
-    csv_copy = _download(exchange, grant, "csv")
+    csv_copy = exchange.download(grant, "csv")
     assert csv_copy.status_code == 200 and csv_copy.text.startswith('"sex","age"')
     issued = _grant_events(exchange, grant["id"], until=3)
     assert issued[0] == events.GrantIssued.event_type
@@ -113,7 +102,7 @@ def test_two_grants_give_the_same_person_different_pseudonyms(
     first, second = (exchange.buy(_buyer(), listing_id) for _ in range(2))
     assert first["status"] == second["status"] == "issued", (first, second)
     pseudonyms = [
-        pq.read_table(io.BytesIO(_download(exchange, g).content)).column("citizen_id").to_pylist()
+        pq.read_table(io.BytesIO(exchange.download(g).content)).column("citizen_id").to_pylist()
         for g in (first, second)
     ]
     assert not set(pseudonyms[0]) & set(pseudonyms[1])
@@ -122,7 +111,7 @@ def test_two_grants_give_the_same_person_different_pseudonyms(
     mine = [pseudonym_of(key, person) for key in keys]
     assert mine[0] != mine[1]
     assert all(p in found for p, found in zip(mine, pseudonyms, strict=True) if p in found)
-    extract = pq.read_table(io.BytesIO(_download(exchange, first).content))
+    extract = pq.read_table(io.BytesIO(exchange.download(first).content))
     assert "full_name" not in extract.column_names
     assert person not in extract.column("citizen_id").to_pylist()
     assert not hmac.compare_digest(mine[0], person)
