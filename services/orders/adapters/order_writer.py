@@ -14,6 +14,7 @@ gets its own answer and nothing is half-written.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import dataclasses
 import queue
 import threading
@@ -64,6 +65,8 @@ Change = Callable[[Session], Order]
 class _Job:
     work: NewOrder | Change
     done: Future[Order]
+    context: contextvars.Context
+    """The caller's context: a change's events carry the caller's trace, not the writer's."""
 
 
 class OrderWriter:
@@ -83,7 +86,7 @@ class OrderWriter:
     def submit(self, work: NewOrder | Change) -> Future[Order]:
         """Queue a new order or a change; the future has the order once committed."""
         self._ensure_started()
-        job = _Job(work, Future())
+        job = _Job(work, Future(), contextvars.copy_context())
         self._queue.put(job)
         return job.done
 
@@ -144,7 +147,9 @@ class OrderWriter:
                 self._insert(session, new)
             placed = iter(order for _, order in new)
             return [
-                next(placed) if isinstance(job.work, NewOrder) else job.work(session)
+                next(placed)
+                if isinstance(job.work, NewOrder)
+                else job.context.run(job.work, session)
                 for job in batch
             ]
 

@@ -12,10 +12,15 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from services.common.auth import Principal
 from services.common.db import create_tables, make_engine, transaction
+from services.common.observability import (
+    CURRENT_TRACEPARENT,
+    current_traceparent,
+    new_traceparent,
+)
 from services.common.outbox import OutboxRow
 from services.common.runtime import COMMON_TABLES
 from services.common.signed_json import SignedJsonVerifier
@@ -157,3 +162,29 @@ def test_a_caller_that_gave_up_leaves_the_writer_working(module_database_url: st
     with transaction(engine) as session:
         keys = set(session.exec(select(IdempotencyRow.key)).all())
     assert {key for key in keys if key.startswith("gave-up-")} == {"gave-up-first", "gave-up-later"}
+
+
+def test_a_change_runs_in_its_callers_trace(module_database_url: str) -> None:
+    """Events a change stages (order.paid on settlement) continue the request's trace."""
+    engine = make_engine(module_database_url)
+    create_tables(engine, [*COMMON_TABLES, *ORDERS_TABLES])
+    writer = OrderWriter(engine, threading.Lock())
+    placed = writer.write(_new_order("traced-change"))
+    seen: list[str | None] = []
+
+    def change(session: Session) -> Order:
+        seen.append(current_traceparent())
+        return placed
+
+    caller = new_traceparent()
+    try:
+        token = CURRENT_TRACEPARENT.set(caller)
+        try:
+            writer.submit(change).result(timeout=30)
+        finally:
+            CURRENT_TRACEPARENT.reset(token)
+        writer.submit(change).result(timeout=30)  # a caller outside any trace
+    finally:
+        writer.close()
+    assert seen[0] == caller
+    assert seen[1] != caller
