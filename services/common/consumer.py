@@ -242,7 +242,7 @@ class EventConsumer:
         Returns the events that had to be given up (handler failed every attempt).
         """
         try:
-            applied, duplicates = await _to_the_end(
+            applied, duplicates = await to_the_end(
                 asyncio.to_thread(
                     self._apply_batch, [(item.envelope, item.payload) for item in handled]
                 )
@@ -292,7 +292,7 @@ class EventConsumer:
         attempts = self._settings.consumer_max_attempts
         for attempt in range(1, attempts + 1):
             try:
-                applied, duplicates = await _to_the_end(
+                applied, duplicates = await to_the_end(
                     asyncio.to_thread(self._apply_batch, [(envelope, payload)])
                 )
             except PoisonEvent:
@@ -400,7 +400,7 @@ def _payload(envelope: Envelope) -> EventPayload:
         raise PoisonEvent(f"schema: {first['msg']} at {first['loc']}") from exc
 
 
-async def _to_the_end(work: Awaitable[_T]) -> _T:
+async def to_the_end(work: Awaitable[_T]) -> _T:
     """Await ``work``; if cancelled meanwhile, let it finish first, then re-raise.
 
     A transaction in a worker thread cannot be stopped halfway; waiting for it keeps

@@ -12,6 +12,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Engine, Index, update
 from sqlmodel import Field, Session, SQLModel, col, select
@@ -56,16 +57,25 @@ def add_event(
     envelope = Envelope.wrap(
         payload, source=source, traceparent=traceparent or current_traceparent()
     )
-    session.add(
-        OutboxRow(
-            event_id=envelope.id,
-            topic=payload.topic,
-            key=envelope.subject,
-            event_type=envelope.type,
-            envelope_json=envelope.model_dump_json(),
-        )
-    )
+    session.add(OutboxRow(**_row_values(payload, envelope)))
     return envelope
+
+
+def outbox_row_values(payload: EventPayload, *, source: str) -> dict[str, Any]:
+    """The outbox row ``add_event`` would stage (in the current trace), as plain values,
+    for writers that insert many rows in one statement."""
+    envelope = Envelope.wrap(payload, source=source, traceparent=current_traceparent())
+    return {**_row_values(payload, envelope), "created_at": envelope.time, "published_at": None}
+
+
+def _row_values(payload: EventPayload, envelope: Envelope) -> dict[str, Any]:
+    return {
+        "event_id": envelope.id,
+        "topic": payload.topic,
+        "key": envelope.subject,
+        "event_type": envelope.type,
+        "envelope_json": envelope.model_dump_json(),
+    }
 
 
 def pending_rows(engine: Engine, limit: int) -> list[OutboxRow]:

@@ -34,7 +34,7 @@ from sqlmodel import Session
 from services.common.auth import Principal
 from services.common.db import transaction
 from services.common.faults import STRIPE_AFTER_CALL
-from services.common.outbox import add_event
+from services.common.outbox import add_event, outbox_row_values
 from services.common.signed_json import SignatureInvalid, SignedJsonVerifier
 from services.common.usage_policy import offer, policy_sha256
 from services.contracts import access
@@ -52,7 +52,6 @@ from services.orders.adapters.orm import (
     insert_new_order,
     listing_document,
     listing_snapshots,
-    outbox_values,
     record_settlement,
     sale_lines_of,
     stage_event,
@@ -167,22 +166,26 @@ def _ids(order: Order) -> dict[str, str]:
     }
 
 
-def _placed_event(order: Order) -> events.OrderPlaced:
+def _terms(order: Order) -> dict[str, Any]:
+    """What order.placed and order.paid both say of the quoted terms and the agreement."""
     t = order.terms
+    return {
+        "quote_id": t.id,
+        "publisher_org": order.publisher_org,
+        "listing_version": t.listing_version,
+        "product": t.product,
+        "duration_days": t.duration_days,
+        "total": t.total,
+        "currency": t.currency,
+        "purpose": t.purpose,
+        "justification": t.justification,
+        "policy_sha256": order.policy_sha256,
+    }
+
+
+def _placed_event(order: Order) -> events.OrderPlaced:
     return events.OrderPlaced(
-        **_ids(order),
-        quote_id=t.id,
-        publisher_org=order.publisher_org,
-        listing_version=t.listing_version,
-        product=t.product,
-        duration_days=t.duration_days,
-        total=t.total,
-        currency=t.currency,
-        placed_at=order.placed_at,
-        purpose=t.purpose,
-        justification=t.justification,
-        policy_sha256=order.policy_sha256,
-        approval=order.approval,
+        **_ids(order), **_terms(order), placed_at=order.placed_at, approval=order.approval
     )
 
 
@@ -193,25 +196,15 @@ def _pay(session: Session, order: Order, now: datetime) -> None:
     else:
         order.mark_paid(now)
     book(session, sale_lines(order.id, order.publisher_org, order.terms.split, now))
-    t = order.terms
     paid = events.OrderPaid(
         **_ids(order),
-        quote_id=t.id,
-        publisher_org=order.publisher_org,
-        listing_version=t.listing_version,
-        product=t.product,
-        duration_days=t.duration_days,
-        total=t.total,
-        currency=t.currency,
+        **_terms(order),
         split=_split(order),
         payment_provider="waiver" if order.is_waiver else order.provider,
         paid_at=now,
-        purpose=t.purpose,
-        justification=t.justification,
-        policy_sha256=order.policy_sha256,
         renews_grant_id=order.renews_grant_id,
     )
-    stage_event(session, outbox_values(paid, source=SOURCE))
+    stage_event(session, outbox_row_values(paid, source=SOURCE))
 
 
 def _refunded(session: Session, order: Order, refund_ref: str, now: datetime) -> None:
@@ -403,7 +396,7 @@ def _create(
     order = _placed(ctx, terms, listing, now)
     order.renews_grant_id = renews_grant_id
     with _tx(ctx) as session:
-        stage_event(session, outbox_values(_placed_event(order), source=SOURCE))
+        stage_event(session, outbox_row_values(_placed_event(order), source=SOURCE))
         if listing.approval == "provider":
             order.await_approval(add_working_days(now, ctx.approval_working_days))
             add_event(session, _awaiting_approval_event(order), source=SOURCE)
@@ -453,7 +446,7 @@ def _new_order(
         order=order,
         quote_document=json.dumps(document, ensure_ascii=False),
         key_values=idempotency_values(principal.org, key, digest, order.id),
-        outbox_values=outbox_values(_placed_event(order), source=SOURCE),
+        outbox_values=outbox_row_values(_placed_event(order), source=SOURCE),
         invoice_at=now if ctx.payments.offline else None,
     )
 
@@ -729,7 +722,7 @@ def fulfil(session: Session, order_id: str, grant_id: str, now: datetime) -> Non
     order.fulfil(grant_id, now)
     repo.save(order)
     fulfilled = events.OrderFulfilled(**_ids(order), grant_id=grant_id)
-    stage_event(session, outbox_values(fulfilled, source=SOURCE))
+    stage_event(session, outbox_row_values(fulfilled, source=SOURCE))
 
 
 def start_refund(

@@ -43,7 +43,7 @@ from aiokafka.helpers import create_ssl_context
 from aiokafka.protocol.group import LeaveGroupRequest
 from faust import App, SASLCredentials, SSLCredentials  # imported eagerly: ~1 s, not in the loop
 
-from services.common.consumer import ConsumerStats, PoisonEvent
+from services.common.consumer import ConsumerStats, PoisonEvent, to_the_end
 from services.common.events import KafkaRecord
 from services.common.faults import CONSUMER_AFTER_EFFECT, FaultInjector
 from services.common.kafka import (
@@ -262,7 +262,7 @@ class AuditWorker:
         if not admitted:
             return
         try:
-            await _finish(asyncio.to_thread(self.applier.apply_batch, admitted))
+            await to_the_end(asyncio.to_thread(self.applier.apply_batch, admitted))
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -278,7 +278,7 @@ class AuditWorker:
         attempts = self.settings.consumer_max_attempts
         for attempt in range(1, attempts + 1):
             try:
-                await _finish(asyncio.to_thread(self.applier.apply_batch, [item]))
+                await to_the_end(asyncio.to_thread(self.applier.apply_batch, [item]))
                 return
             except asyncio.CancelledError:
                 raise
@@ -317,20 +317,6 @@ class AuditWorker:
                 )
             ]
         )
-
-
-async def _finish(work: Any) -> Any:
-    """Await `work` to its end even if cancelled meanwhile, then re-raise the cancellation.
-
-    A transaction running in a thread cannot be stopped halfway; waiting for it
-    keeps shutdown from racing its commit.
-    """
-    task = asyncio.ensure_future(work)
-    try:
-        return await asyncio.shield(task)
-    except asyncio.CancelledError:
-        await asyncio.wait([task])
-        raise
 
 
 def _group_member(app: App) -> tuple[str, int] | None:

@@ -26,10 +26,8 @@ from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, col, select
 
 from services.common.db import transaction
-from services.common.observability import current_traceparent
-from services.common.outbox import OutboxRow
+from services.common.outbox import OutboxRow, outbox_row_values
 from services.contracts.audit import LedgerRecordAppended
-from services.contracts.envelope import Envelope
 from streams.audit.batches import batch_values
 from streams.audit.tables import LedgerEntryRow, LedgerHeadRow
 from streams.ledger.merkle import leaf_hash
@@ -138,7 +136,7 @@ def append_entry(session: Session, entry: AuditEntry, *, now: datetime | None = 
     appended = LedgerRecordAppended(
         seq=seq, record=json.loads(raw), leaf_hash=base64.b64encode(leaf).decode("ascii")
     )
-    appends.outbox_rows.append(_outbox_row(appended))
+    appends.outbox_rows.append(outbox_row_values(appended, source=SOURCE))
     appends.recorded[entry.event_id] = True
     # Changing the head marks the session dirty, so the next flush writes the rows above.
     head.size = seq + 1
@@ -169,20 +167,6 @@ def _record(seq: int, entry: AuditEntry, recorded_at: datetime) -> LedgerRecord:
         recorded_at=recorded_at.astimezone(UTC),
         **fields,
     )
-
-
-def _outbox_row(payload: LedgerRecordAppended) -> dict[str, Any]:
-    """The row `add_event` would stage (in the current trace), as plain values."""
-    envelope = Envelope.wrap(payload, source=SOURCE, traceparent=current_traceparent())
-    return {
-        "event_id": envelope.id,
-        "topic": payload.topic,
-        "key": envelope.subject,
-        "event_type": envelope.type,
-        "envelope_json": envelope.model_dump_json(),
-        "created_at": envelope.time,
-        "published_at": None,
-    }
 
 
 @event.listens_for(OrmSession, "before_flush")

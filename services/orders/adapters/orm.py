@@ -8,10 +8,8 @@ from typing import Any
 from sqlalchemy import Row, Table, bindparam, func
 from sqlmodel import Field, Session, SQLModel, col, select
 
-from services.common.observability import current_traceparent
 from services.common.outbox import OutboxRow
 from services.contracts.catalog import ListingSnapshot
-from services.contracts.envelope import Envelope, EventPayload
 from services.orders.domain.model import Order, OrderStatus
 from services.orders.domain.quote_terms import QuoteTerms
 from services.orders.domain.settlement import LedgerLine
@@ -363,19 +361,6 @@ def idempotency_values(org: str, key: str, digest: str, order_id: str) -> dict[s
         "request_sha256": digest,
         "order_id": order_id,
         "created_at": _utcnow(),
-    }
-
-
-def outbox_values(payload: EventPayload, *, source: str) -> dict[str, Any]:
-    """The outbox row ``add_event`` would write (in the current trace), prepared ahead."""
-    envelope = Envelope.wrap(payload, source=source, traceparent=current_traceparent())
-    return {
-        "event_id": envelope.id,
-        "topic": payload.topic,
-        "key": envelope.subject,
-        "event_type": envelope.type,
-        "envelope_json": envelope.model_dump_json(),
-        "created_at": envelope.time,
     }
 
 

@@ -21,7 +21,7 @@ from services.common.observability import (
     current_traceparent,
     new_traceparent,
 )
-from services.common.outbox import OutboxRow
+from services.common.outbox import OutboxRow, outbox_row_values
 from services.common.runtime import COMMON_TABLES
 from services.common.signed_json import SignedJsonVerifier
 from services.contracts.orders import OrderPaid
@@ -34,7 +34,6 @@ from services.orders.adapters.orm import (
     LedgerRow,
     OrderRow,
     idempotency_values,
-    outbox_values,
 )
 from services.orders.domain.errors import InvalidTransition
 from services.orders.domain.model import Order
@@ -59,7 +58,7 @@ def _new_order(key: str) -> NewOrder:
         order=order,
         quote_document="{}",
         key_values=idempotency_values("b", key, "digest", order.id),
-        outbox_values=outbox_values(_placed_event(order), source=SOURCE),
+        outbox_values=outbox_row_values(_placed_event(order), source=SOURCE),
         invoice_at=now,
     )
 
