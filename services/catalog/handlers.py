@@ -37,7 +37,7 @@ from services.catalog.domain.quality import freshness, quality_score
 from services.catalog.domain.search_text import fold
 from services.common import usage_policy
 from services.common.auth import Principal
-from services.common.db import transaction
+from services.common.db import reading, transaction
 from services.common.objectstore import ObjectStore
 from services.common.outbox import add_event
 from services.contracts import catalog as events
@@ -191,7 +191,7 @@ def add_version(
     profile refuses it, or the version was taken meanwhile, the object is deleted
     and nothing is committed.
     """
-    with transaction(ctx.engine) as session:
+    with reading(ctx.engine) as session:
         listing = _owned(session, principal, listing_id)
     if listing.status == "retired":
         raise InvalidTransition("a retired listing takes no new versions")
@@ -337,7 +337,7 @@ def review_listing(
 
 def pending_reviews(ctx: CatalogContext) -> list[Listing]:
     """Listings whose latest version waits for an operator's review, oldest change first."""
-    with transaction(ctx.engine) as session:
+    with reading(ctx.engine) as session:
         listings = ListingRepository(session).all_current()
     return [x for x in listings if x.versions and x.review_status() == "pending"]
 
@@ -346,7 +346,7 @@ def version_inspection(
     ctx: CatalogContext, principal: Principal, listing_id: str, version: int
 ) -> InspectionFacts:
     """The inspection report of a version: for its organisation, operators and regulators."""
-    with transaction(ctx.engine) as session:
+    with reading(ctx.engine) as session:
         listing = ListingRepository(session).get(listing_id)
     if listing is None or not (
         principal.role in ("operator", "regulator") or listing.org == principal.org
@@ -360,7 +360,7 @@ def version_inspection(
 
 def visible_listing(ctx: CatalogContext, principal: Principal | None, listing_id: str) -> Listing:
     """A listing the caller may see: anyone sees published or retired ones, owners all."""
-    with transaction(ctx.engine) as session:
+    with reading(ctx.engine) as session:
         listing = ListingRepository(session).get(listing_id)
     if listing is None:
         raise NotFound(listing_id)
@@ -387,7 +387,7 @@ def search_listings(
 ) -> tuple[list[Listing], int]:
     with ctx.engine.connect() as connection:
         page: SearchPage = search(connection, filters, offset, limit)
-    with transaction(ctx.engine) as session:
+    with reading(ctx.engine) as session:
         found = {listing.id: listing for listing in ListingRepository(session).get_many(page.ids)}
     return [found[i] for i in page.ids if i in found], page.total
 
@@ -395,12 +395,12 @@ def search_listings(
 def my_listings(
     ctx: CatalogContext, principal: Principal, offset: int, limit: int
 ) -> list[Listing]:
-    with transaction(ctx.engine) as session:
+    with reading(ctx.engine) as session:
         return ListingRepository(session).list_for_org(principal.org, offset, limit)
 
 
 def published_listings(ctx: CatalogContext) -> list[Listing]:
-    with transaction(ctx.engine) as session:
+    with reading(ctx.engine) as session:
         return ListingRepository(session).all_published()
 
 

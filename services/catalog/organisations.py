@@ -11,7 +11,7 @@ from services.catalog.domain.errors import InvalidListing
 from services.catalog.domain.vn_identifiers import is_tax_code
 from services.catalog.handlers import SOURCE, CatalogContext, NotFound
 from services.common.auth import Principal
-from services.common.db import transaction
+from services.common.db import reading, transaction
 from services.common.outbox import add_event
 from services.contracts.catalog import OrganisationVerified, Segment
 
@@ -86,7 +86,7 @@ def verify_organisation(
 
 def organisation(ctx: CatalogContext, principal: Principal | None, code: str) -> OrganisationView:
     """Public facts of an organisation; its tax code only for itself and operators."""
-    with transaction(ctx.engine) as session:
+    with reading(ctx.engine) as session:
         row = session.get(OrganisationRow, code)
         if row is None or row.deleted_at is not None:
             raise NotFound(code)

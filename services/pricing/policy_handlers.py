@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from services.common.db import transaction
+from services.common.db import reading, transaction
 from services.common.outbox import add_event
 from services.contracts.pricing import PolicyActivated
 from services.pricing import policy_book
@@ -88,7 +88,7 @@ def activate_policy(
                 source=SOURCE,
             )
     except IntegrityError:  # another process activated the same version meanwhile
-        with transaction(ctx.engine) as session:
+        with reading(ctx.engine) as session:
             existing = policy_book.find_version(session, policy.version)
         if existing is None:
             raise
@@ -112,7 +112,7 @@ def _already_there(ctx: PricingContext, existing: PolicyVersionRow, digest: str)
 
 def ensure_default_policy(ctx: PricingContext) -> None:
     """On first start, activate the shipped default policy if no policy exists."""
-    with transaction(ctx.engine) as session:
+    with reading(ctx.engine) as session:
         if policy_book.has_any(session):
             return
     text = DEFAULT_POLICY_PATH.read_text(encoding="utf-8")
@@ -122,7 +122,7 @@ def ensure_default_policy(ctx: PricingContext) -> None:
 
 
 def policy_version(ctx: PricingContext, version: str) -> dict[str, Any]:
-    with transaction(ctx.engine) as session:
+    with reading(ctx.engine) as session:
         row = policy_book.find_version(session, version)
     if row is None:
         raise Refused(404, "not_found", f"policy version {version!r} not found", field="version")
@@ -130,7 +130,7 @@ def policy_version(ctx: PricingContext, version: str) -> dict[str, Any]:
 
 
 def active_policy(ctx: PricingContext) -> dict[str, Any]:
-    with transaction(ctx.engine) as session:
+    with reading(ctx.engine) as session:
         row = policy_book.in_effect(session, ctx.clock())
     if row is None:
         raise Refused(404, "not_found", "no pricing policy is in effect")
@@ -139,7 +139,7 @@ def active_policy(ctx: PricingContext) -> dict[str, Any]:
 
 def policy_versions(ctx: PricingContext) -> list[dict[str, Any]]:
     """Every version, oldest effective first, without the YAML text."""
-    with transaction(ctx.engine) as session:
+    with reading(ctx.engine) as session:
         rows = policy_book.all_versions(session)
     now = ctx.clock()
     current = max(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from services.common.auth import Principal
-from services.common.db import transaction
+from services.common.db import reading
 from services.pricing import listings, valuations
 from services.pricing.context import PricingContext
 from services.pricing.errors import Refused
@@ -14,7 +14,7 @@ from services.pricing.errors import Refused
 def listing_valuations(
     ctx: PricingContext, viewer: Principal | None, listing_id: str
 ) -> list[dict[str, Any]]:
-    with transaction(ctx.engine) as session:
+    with reading(ctx.engine) as session:
         listing = listings.find_listing(session, listing_id)
         rows = valuations.valuations_of(session, listing_id) if listing else []
     visible = listing is not None and (

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from services.common.db import transaction
+from services.common.db import reading, transaction
 from services.common.outbox import add_event
 from services.contracts.audit import CheckpointSigned
 from streams.audit.ledger_store import SOURCE
@@ -146,7 +146,7 @@ class Checkpointer:
     def check(self) -> Checkpoint | None:
         size = self._tree.sync()
         if self._last is None:
-            with transaction(self._engine) as session:
+            with reading(self._engine) as session:
                 self._last = latest_checkpoint(session)
         # Checkpoints only grow in size and time, so one not due after the last
         # known is not due after the stored one either: no transaction needed.

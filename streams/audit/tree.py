@@ -12,7 +12,7 @@ import threading
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
-from services.common.db import transaction
+from services.common.db import reading
 from streams.audit.tables import LedgerEntryRow
 from streams.ledger.merkle import MerkleTree
 
@@ -36,7 +36,7 @@ class LedgerTree:
         with self._lock:
             while True:
                 start = self._tree.size
-                with transaction(self._engine) as session:
+                with reading(self._engine) as session:
                     statement = (
                         select(LedgerEntryRow.seq, LedgerEntryRow.leaf_hash)
                         .where(col(LedgerEntryRow.seq) >= start)

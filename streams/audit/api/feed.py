@@ -19,7 +19,7 @@ from fastapi.responses import StreamingResponse
 
 from services.common.api import ApiError, current_principal
 from services.common.auth import Principal
-from services.common.db import transaction
+from services.common.db import reading
 from streams.audit.api.deps import AuditContext, audit_context
 from streams.audit.queries import MAX_SEQ, RecordFilter, page_records, record_view
 from streams.audit.tables import LedgerEntryRow
@@ -69,7 +69,7 @@ async def stream(
     wanted = RecordFilter(type=type, grant=grant)
 
     def fetch(cursor: int, count: int) -> list[LedgerEntryRow]:
-        with transaction(context.engine) as session:
+        with reading(context.engine) as session:
             return page_records(session, caller, wanted, after=cursor, limit=count)
 
     async def events() -> AsyncIterator[bytes]:

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Path, Query
 
 from services.common.api import ApiError, current_principal, not_found
 from services.common.auth import Principal
-from services.common.db import transaction
+from services.common.db import reading
 from streams.audit import kpis
 from streams.audit.api.deps import AuditContext, audit_context
 from streams.audit.checkpoints import checkpoint_of_size, latest_checkpoint, list_checkpoints
@@ -63,7 +63,7 @@ def list_records(
     wanted = RecordFilter(
         org=org, listing=listing, grant=grant, type=type, since=since, until=until
     )
-    with transaction(context.engine) as session:
+    with reading(context.engine) as session:
         rows = page_records(session, caller, wanted, after=after, limit=limit)
     items = [record_view(row) for row in rows]
     return {"items": items, "next_after": rows[-1].seq if len(rows) == limit else None}
@@ -73,7 +73,7 @@ def list_records(
 def get_record(
     caller: Caller, context: Context, seq: Annotated[int, Path(ge=0, le=MAX_SEQ)]
 ) -> dict[str, Any]:
-    with transaction(context.engine) as session:
+    with reading(context.engine) as session:
         row = visible_record(session, caller, seq)
     if row is None:
         raise not_found(f"record {seq}")
@@ -91,7 +91,7 @@ def inclusion_proof(
 
     By default the latest checkpoint's size when it covers the record, else the current size.
     """
-    with transaction(context.engine) as session:
+    with reading(context.engine) as session:
         row = visible_record(session, caller, seq)
         latest = latest_checkpoint(session)
     if row is None:
@@ -106,7 +106,7 @@ def inclusion_proof(
             f"tree_size must be above {seq} and at most the ledger's size {size}",
             field="tree_size",
         )
-    with transaction(context.engine) as session:
+    with reading(context.engine) as session:
         checkpoint = checkpoint_of_size(session, tree_size)
     return {
         "seq": seq,
@@ -133,7 +133,7 @@ def consistency_proof(
         )
     if from_size > to_size:
         raise ApiError(422, "invalid_request", "from must not exceed to", field="from")
-    with transaction(context.engine) as session:
+    with reading(context.engine) as session:
         older = checkpoint_of_size(session, from_size)
         newer = checkpoint_of_size(session, to_size)
     return {
@@ -149,7 +149,7 @@ def consistency_proof(
 
 @router.get("/audit/checkpoints/latest", tags=["audit"])
 def get_latest_checkpoint(_caller: Caller, context: Context) -> dict[str, Any]:
-    with transaction(context.engine) as session:
+    with reading(context.engine) as session:
         checkpoint = latest_checkpoint(session)
     if checkpoint is None:
         raise not_found("checkpoint (none signed yet)")
@@ -164,7 +164,7 @@ def get_checkpoints(
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = MAX_PAGE,
 ) -> dict[str, Any]:
     """Every checkpoint with tree size above `after_size`, smallest first."""
-    with transaction(context.engine) as session:
+    with reading(context.engine) as session:
         checkpoints = list_checkpoints(session, after_size=after_size, limit=limit)
     items = [c.to_dict() for c in checkpoints]
     return {
@@ -195,6 +195,6 @@ def get_kpis(
     """Windowed figures per day or month for each agency, theme or province."""
     if start and end and start > end:
         raise ApiError(422, "invalid_request", "from must not be after to", field="from")
-    with transaction(context.engine) as session:
+    with reading(context.engine) as session:
         rows = kpis.kpi_table(session, period=period, dimension=dimension, start=start, end=end)
     return {"period": period, "dimension": dimension, "items": rows}
