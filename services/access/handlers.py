@@ -32,7 +32,7 @@ from services.access.adapters.sql_policy import CheckedQuery, QueryRefused, chec
 from services.access.domain import AnonymisationFailed, PrivacyTargets, derive_grant_key
 from services.access.domain.grant import Grant, GrantError, MeasuredPrivacy
 from services.access.domain.listing_rules import plan_from_columns
-from services.common.db import exclusive_claim, transaction
+from services.common.db import exclusive_claim, reading, transaction
 from services.common.observability import continued_trace, current_traceparent
 from services.common.outbox import add_event
 from services.common.settings import Settings
@@ -184,7 +184,7 @@ def _renew(session: Session, paid: OrderPaid, now: datetime, iri_base: str) -> b
 
 
 def pending_grant_ids(ctx: AccessContext) -> list[str]:
-    with transaction(ctx.engine) as session:
+    with reading(ctx.engine) as session:
         return GrantRepository(session).ids_where(GrantRow.status == "pending")
 
 
@@ -227,7 +227,7 @@ def build_grant(ctx: AccessContext, grant_id: str) -> bool:
 
 
 def _build_job(ctx: AccessContext, grant_id: str) -> _BuildJob | None:
-    with transaction(ctx.engine) as session:
+    with reading(ctx.engine) as session:
         row = GrantRepository(session).row(grant_id)
         if row is None or row.status != "pending":
             return None
@@ -356,7 +356,7 @@ def _visible_row(session: Session, caller: Caller, grant_id: str, *, own: bool) 
 
 
 def get_grant(ctx: AccessContext, caller: Caller, grant_id: str) -> Grant:
-    with transaction(ctx.engine) as session:
+    with reading(ctx.engine) as session:
         return to_grant(_visible_row(session, caller, grant_id, own=False))
 
 
@@ -364,7 +364,7 @@ def list_grants(
     ctx: AccessContext, caller: Caller, offset: int, limit: int
 ) -> tuple[list[Grant], int]:
     """The caller's organisation's grants, newest first."""
-    with transaction(ctx.engine) as session:
+    with reading(ctx.engine) as session:
         rows, total = GrantRepository(session).page_of(caller.org, offset, limit)
         return [to_grant(r) for r in rows], total
 
@@ -537,7 +537,7 @@ def close_grant(
 def expire_due(ctx: AccessContext, now: datetime | None = None) -> int:
     """Close every issued grant past its expiry; return how many."""
     now = now or _now()
-    with transaction(ctx.engine) as session:
+    with reading(ctx.engine) as session:
         due = GrantRepository(session).ids_where(
             GrantRow.status == "issued", col(GrantRow.expires_at) <= now, limit=500
         )
@@ -578,7 +578,7 @@ def deny_closed_reads(ctx: AccessContext) -> None:
     with 404.
     """
     since = _now() - READ_DENIAL
-    with transaction(ctx.engine) as session:
+    with reading(ctx.engine) as session:
         ids = session.exec(
             select(GrantRow.id)
             .where(
@@ -602,7 +602,7 @@ def deny_closed_reads(ctx: AccessContext) -> None:
 def purge_closed(ctx: AccessContext) -> int:
     """Deny reads of recently closed grants, and delete the extract objects not yet purged."""
     deny_closed_reads(ctx)
-    with transaction(ctx.engine) as session:
+    with reading(ctx.engine) as session:
         ids = GrantRepository(session).ids_where(
             col(GrantRow.status).in_(("revoked", "expired", "terminated", "failed")),
             col(GrantRow.purged_at).is_(None),
@@ -619,7 +619,7 @@ def purge_closed(ctx: AccessContext) -> int:
 
 
 def count_grants(ctx: AccessContext, status: str) -> int:
-    with transaction(ctx.engine) as session:
+    with reading(ctx.engine) as session:
         return int(
             session.exec(
                 select(func.count()).select_from(GrantRow).where(GrantRow.status == status)

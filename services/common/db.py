@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -42,10 +43,18 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+#: Execution option of the connections ``reading`` uses: their BEGIN takes no write lock.
+READ_ONLY_OPTION = "vndx_read_only"
+
+
 def _sqlite_begin_immediate(connection: Any) -> None:
     # Take the write lock at BEGIN so that concurrent writers queue instead of
-    # failing with "database is locked" on upgrade from a read lock.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # failing with "database is locked" on upgrade from a read lock. A read-only
+    # transaction needs no lock: in WAL mode it reads a snapshot beside the writer.
+    if connection.get_execution_options().get(READ_ONLY_OPTION):
+        connection.exec_driver_sql("BEGIN")
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -67,6 +76,24 @@ def transaction(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+_readers: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
+
+
+@contextmanager
+def reading(engine: Engine) -> Iterator[Session]:
+    """A session that only reads: one consistent snapshot, rolled back at the end.
+
+    On SQLite it does not queue for the write lock as ``transaction`` does, so a read
+    never waits for a writer (nor makes one wait). Whatever it might stage is discarded.
+    """
+    reader = _readers.get(engine)
+    if reader is None:
+        reader = _readers[engine] = engine.execution_options(**{READ_ONLY_OPTION: True})
+    # Closing (not rolling back) ends the transaction without expiring what was read.
+    with Session(reader, expire_on_commit=False) as session:
+        yield session
 
 
 @contextmanager

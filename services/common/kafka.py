@@ -54,7 +54,7 @@ class KafkaPublisher:
                     bootstrap_servers=self._settings.kafka_bootstrap,
                     acks="all",
                     enable_idempotence=self._settings.kafka_idempotence,
-                    linger_ms=2,
+                    linger_ms=0,  # the relay already sends rows in batches
                     max_request_size=max(self._settings.max_event_bytes * 2, 1_048_576),
                     request_timeout_ms=10_000,
                     **kafka_security(self._settings),

@@ -10,14 +10,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, Index, update
 from sqlmodel import Field, Session, SQLModel, col, select
 
-from services.common.db import transaction
+from services.common.db import reading, transaction
 from services.common.events import KafkaRecord, to_record
 from services.common.faults import OUTBOX_AFTER_COMMIT, OUTBOX_AFTER_PUBLISH, FaultInjector
 from services.common.observability import current_traceparent
@@ -78,25 +78,34 @@ def _row_values(payload: EventPayload, envelope: Envelope) -> dict[str, Any]:
     }
 
 
-def pending_rows(engine: Engine, limit: int) -> list[OutboxRow]:
-    with transaction(engine) as session:
+def pending_rows(engine: Engine, limit: int, skip: Collection[int] = ()) -> list[OutboxRow]:
+    """The oldest unpublished rows, leaving out ``skip`` (published, not yet marked)."""
+    with reading(engine) as session:
         statement = (
             select(OutboxRow)
             .where(col(OutboxRow.published_at).is_(None))
             .order_by(col(OutboxRow.seq))
-            .limit(limit)
+            .limit(limit + len(skip))
         )
-        return list(session.exec(statement).all())
+        rows = session.exec(statement).all()
+    return [row for row in rows if row.seq not in skip][:limit]
 
 
 def mark_published(engine: Engine, seqs: Sequence[int], at: datetime | None = None) -> None:
     """Mark rows as published ``at`` the broker's acknowledgement (now if not given)."""
+    mark_acknowledged(engine, {seq: at or _utcnow() for seq in seqs})
+
+
+def mark_acknowledged(engine: Engine, acknowledged: Mapping[int, datetime]) -> None:
+    """Mark each row as published at its own acknowledgement time, in one transaction."""
+    by_time: dict[datetime, list[int]] = {}
+    for seq, at in acknowledged.items():
+        by_time.setdefault(at, []).append(seq)
     with transaction(engine) as session:
-        session.execute(
-            update(OutboxRow)
-            .where(col(OutboxRow.seq).in_(seqs))
-            .values(published_at=at or _utcnow())
-        )
+        for at, seqs in by_time.items():
+            session.execute(
+                update(OutboxRow).where(col(OutboxRow.seq).in_(seqs)).values(published_at=at)
+            )
 
 
 def mark_for_replay(engine: Engine, since: datetime) -> int:
@@ -110,7 +119,7 @@ def mark_for_replay(engine: Engine, since: datetime) -> int:
 
 def backlog(engine: Engine) -> int:
     """Number of events not yet published."""
-    with transaction(engine) as session:
+    with reading(engine) as session:
         rows = session.exec(
             select(OutboxRow.seq).where(col(OutboxRow.published_at).is_(None))
         ).all()
@@ -121,7 +130,13 @@ Publish = Callable[[list[KafkaRecord]], Awaitable[None]]
 
 
 class OutboxRelay:
-    """Publishes committed outbox rows, oldest first, then marks them."""
+    """Publishes committed outbox rows, oldest first, then marks them.
+
+    While running, marking happens beside publishing: the next rows go out while the
+    previous ones wait for the write lock to be marked. Rows published but not yet
+    marked are remembered so that they are not published twice; a crash before their
+    mark publishes them again, which consumers dedupe.
+    """
 
     def __init__(
         self,
@@ -139,6 +154,8 @@ class OutboxRelay:
         self._faults = faults or FaultInjector()
         self._wakeup = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._unmarked: dict[int, datetime] = {}  # seq → broker acknowledgement
+        self._marks_waiting = asyncio.Event()
 
     def wake(self) -> None:
         """Ask the relay to look for new rows now (called after a commit, from any thread).
@@ -161,8 +178,16 @@ class OutboxRelay:
             loop.call_soon_threadsafe(self._wakeup.set)
 
     async def publish_pending(self) -> int:
-        """Publish one batch of pending rows; return how many were published."""
-        rows = await asyncio.to_thread(pending_rows, self._engine, self._batch_size)
+        """Publish one batch of pending rows and mark them; return how many were published."""
+        published = await self._publish_batch()
+        await self._mark()
+        return published
+
+    async def _publish_batch(self) -> int:
+        """Publish one batch of pending rows, leaving them to be marked; return how many."""
+        rows = await asyncio.to_thread(
+            pending_rows, self._engine, self._batch_size, set(self._unmarked)
+        )
         if not rows:
             return 0
         self._faults.maybe_crash(OUTBOX_AFTER_COMMIT)
@@ -173,20 +198,59 @@ class OutboxRelay:
         # The time the broker had them, not the time the marking got the write lock.
         acknowledged = _utcnow()
         self._faults.maybe_crash(OUTBOX_AFTER_PUBLISH)
-        seqs = [row.seq for row in rows if row.seq]
-        await asyncio.to_thread(mark_published, self._engine, seqs, acknowledged)
+        self._unmarked.update((row.seq, acknowledged) for row in rows if row.seq)
+        self._marks_waiting.set()
         return len(rows)
+
+    async def _mark(self) -> None:
+        """Mark what was published so far; on failure it stays remembered for the next try."""
+        self._marks_waiting.clear()
+        marking = dict(self._unmarked)
+        if not marking:
+            return
+        await asyncio.to_thread(mark_acknowledged, self._engine, marking)
+        for seq in marking:
+            self._unmarked.pop(seq, None)
+
+    async def _mark_forever(self) -> None:
+        delay = self._poll_interval_s
+        while True:
+            await self._marks_waiting.wait()
+            try:
+                await self._mark()
+                delay = self._poll_interval_s
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("outbox relay could not mark published rows; retrying", exc_info=True)
+                self._marks_waiting.set()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
 
     async def run(self) -> None:
         """Relay forever; broker errors are retried with backoff, never fatal."""
         self._loop = asyncio.get_running_loop()
+        marker = asyncio.create_task(self._mark_forever(), name="outbox-marker")
+        try:
+            await self._relay_forever()
+        finally:
+            marker.cancel()
+            with contextlib.suppress(BaseException):
+                await marker
+            # Marks left now would only mean the rows are published again after a restart.
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(5):
+                    await asyncio.shield(self._mark())
+
+    async def _relay_forever(self) -> None:
         delay = self._poll_interval_s
         while True:
             # Cleared before looking, so a commit made while publishing wakes the next round.
             self._wakeup.clear()
             try:
-                while await self.publish_pending() == self._batch_size:
-                    pass
+                while await self._publish_batch() == self._batch_size:
+                    if len(self._unmarked) >= 4 * self._batch_size:
+                        await self._mark()  # the database falls behind: wait for it
                 delay = self._poll_interval_s
             except asyncio.CancelledError:
                 raise

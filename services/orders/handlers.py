@@ -32,7 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from services.common.auth import Principal
-from services.common.db import transaction
+from services.common.db import reading, transaction
 from services.common.faults import STRIPE_AFTER_CALL
 from services.common.outbox import add_event, outbox_row_values
 from services.common.signed_json import SignatureInvalid, SignedJsonVerifier
@@ -309,7 +309,7 @@ def load_listing(ctx: OrdersContext, listing_id: str) -> ListingTerms:
     The policy hash is computed again only when the stored snapshot differs from the one
     the cached terms were made from.
     """
-    with _tx(ctx) as session:
+    with reading(ctx.engine) as session:
         document = listing_document(session, listing_id)
     if document is None:
         raise ListingNotKnown(
@@ -334,7 +334,7 @@ def refresh_listings(ctx: OrdersContext) -> int:
     cached = list(ctx.listings)
     if not cached:
         return 0
-    with _tx(ctx) as session:
+    with reading(ctx.engine) as session:
         stored = listing_snapshots(session, cached)
     now, changed = time.monotonic(), 0
     for listing_id, document in stored.items():
@@ -546,7 +546,7 @@ def _readable(session: Session, principal: Principal, order_id: str) -> Order:
 
 
 def get_order(ctx: OrdersContext, principal: Principal, order_id: str) -> Order:
-    with _tx(ctx) as session:
+    with reading(ctx.engine) as session:
         return _readable(session, principal, order_id)
 
 
@@ -554,7 +554,7 @@ def list_orders(
     ctx: OrdersContext, principal: Principal, offset: int, limit: int
 ) -> tuple[list[Order], int]:
     scope = None if principal.is_operator() else principal.org
-    with _tx(ctx) as session:
+    with reading(ctx.engine) as session:
         return OrderRepository(session).page(scope, offset, limit)
 
 
@@ -676,7 +676,7 @@ def list_approvals(
     """Requests for the caller's organisation's listings (operators: every publisher's)."""
     scope = None if principal.is_operator() else principal.org
     pending = {"pending": True, "decided": False}.get(state)
-    with _tx(ctx) as session:
+    with reading(ctx.engine) as session:
         return OrderRepository(session).approvals_page(scope, pending, offset, limit)
 
 

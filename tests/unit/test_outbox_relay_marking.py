@@ -1,0 +1,118 @@
+"""The relay publishes while a writer holds SQLite's lock, and marks what it published later.
+
+Real SQLite files; the publish function stands in for the broker (the relay against
+Tansu is proven in tests/integration/test_outbox_and_inbox.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import uuid
+from pathlib import Path
+
+from sqlalchemy import text
+from sqlmodel import col, select
+
+from services.common.db import create_tables, make_engine, reading, transaction
+from services.common.events import KafkaRecord
+from services.common.outbox import OutboxRelay, OutboxRow, add_event, backlog
+from services.common.runtime import COMMON_TABLES
+from services.contracts import catalog as catalog_events
+from tests.listing_snapshots import bare_snapshot
+
+
+def _retired(listing_id: str) -> catalog_events.ListingRetired:
+    return catalog_events.ListingRetired(
+        listing=bare_snapshot(listing_id, org="org-x", status="retired")
+    )
+
+
+def test_a_read_does_not_wait_for_a_writer_and_sees_the_last_commit(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    create_tables(engine, COMMON_TABLES)
+    with transaction(engine) as session:
+        add_event(session, _retired("first"), source="/test")
+    holding, release = threading.Event(), threading.Event()
+
+    def writer() -> None:
+        with transaction(engine) as session:
+            add_event(session, _retired("second"), source="/test")
+            session.flush()
+            holding.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        assert holding.wait(10)
+        # Would wait for the writer (and time out the test) if it queued for the lock.
+        assert backlog(engine) == 1
+        with reading(engine) as session:
+            keys = session.exec(select(OutboxRow.key)).all()
+        assert keys == ["first"]
+    finally:
+        release.set()
+        thread.join()
+    assert backlog(engine) == 2
+
+
+async def test_rows_go_out_while_their_mark_waits_and_are_never_sent_twice(
+    tmp_path: Path,
+) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    create_tables(engine, COMMON_TABLES)
+    sent: list[str] = []
+    arrived = asyncio.Event()
+
+    async def publish(records: list[KafkaRecord]) -> None:
+        sent.extend(bytes(record.key or b"").decode() for record in records)
+        arrived.set()
+
+    relay = OutboxRelay(engine, publish, poll_interval_s=0.05)
+    first = str(uuid.uuid4())
+    with transaction(engine) as session:
+        add_event(session, _retired(first), source="/test")
+    holding, release = threading.Event(), threading.Event()
+
+    def hold_the_write_lock() -> None:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))  # BEGIN IMMEDIATE: the write lock
+            holding.set()
+            release.wait(10)
+            connection.rollback()
+
+    holder = threading.Thread(target=hold_the_write_lock)
+    holder.start()
+    task = asyncio.create_task(relay.run())
+    try:
+        assert await asyncio.to_thread(holding.wait, 10)
+        await asyncio.wait_for(arrived.wait(), timeout=10)  # published despite the lock
+        for _ in range(10):  # many rounds while the mark cannot be written
+            relay.wake()
+            await asyncio.sleep(0.05)
+        assert sent == [first]
+        assert backlog(engine) == 1  # not marked yet: the writer still holds the lock
+        release.set()
+        for _ in range(200):
+            if backlog(engine) == 0:
+                break
+            await asyncio.sleep(0.05)
+        assert backlog(engine) == 0
+        second = str(uuid.uuid4())
+        with transaction(engine) as session:
+            add_event(session, _retired(second), source="/test")
+        arrived.clear()
+        relay.wake()
+        await asyncio.wait_for(arrived.wait(), timeout=10)
+    finally:
+        release.set()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await asyncio.to_thread(holder.join)
+    assert sent == [first, second]
+    with reading(engine) as session:
+        marked = session.exec(
+            select(OutboxRow.key).where(col(OutboxRow.published_at).is_not(None))
+        ).all()
+    assert sorted(marked) == sorted([first, second])
