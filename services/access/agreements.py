@@ -14,7 +14,7 @@ from services.access import listing_terms
 from services.access.adapters.orm import GrantRepository
 from services.access.domain.grant import GrantNotReady
 from services.access.handlers import AccessContext, Caller, NotFound
-from services.common.db import transaction
+from services.common.db import reading
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ def get_agreement(ctx: AccessContext, caller: Caller, grant_id: str) -> StoredAg
         uuid.UUID(grant_id)
     except ValueError as exc:
         raise NotFound(grant_id) from exc
-    with transaction(ctx.engine) as session:
+    with reading(ctx.engine) as session:
         row = GrantRepository(session).row(grant_id)
         parties = (row.buyer_org, row.publisher_org) if row is not None else ()
         if row is None or (caller.org not in parties and not caller.oversees()):
@@ -43,5 +43,5 @@ def get_agreement(ctx: AccessContext, caller: Caller, grant_id: str) -> StoredAg
 
 def facts_of(ctx: AccessContext, grant_ids: list[str]) -> dict[str, tuple[str | None, str | None]]:
     """(purpose, agreement SHA-256) by grant id, for the grant views."""
-    with transaction(ctx.engine) as session:
+    with reading(ctx.engine) as session:
         return listing_terms.agreement_facts(session, grant_ids)

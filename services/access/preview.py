@@ -48,7 +48,7 @@ from services.access.domain.preview_profile import (
     withheld_profile,
 )
 from services.access.handlers import AccessContext
-from services.common.db import transaction
+from services.common.db import reading, transaction
 from services.common.objectstore import ObjectStore
 
 PREVIEW_WAIT_S = 20.0
@@ -144,7 +144,7 @@ def _source(ctx: AccessContext, listing_id: str) -> PreviewSource:
         uuid.UUID(listing_id)
     except ValueError as exc:
         raise ListingNotFound(listing_id) from exc
-    with transaction(ctx.engine) as session:
+    with reading(ctx.engine) as session:
         terms = listing_terms.listing_terms(session, listing_id)
         if terms is None or terms.status != "published" or terms.latest_version is None:
             raise ListingNotFound(listing_id)
@@ -162,7 +162,7 @@ def _source(ctx: AccessContext, listing_id: str) -> PreviewSource:
 
 
 def _cached(ctx: AccessContext, source: PreviewSource) -> dict[str, Any] | None:
-    with transaction(ctx.engine) as session:
+    with reading(ctx.engine) as session:
         row = session.get(PreviewRow, (source.listing_id, source.version))
         if row is None or row.k != source.targets.k:
             return None

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine, func
 from sqlmodel import col, select
 
-from services.common.db import transaction
+from services.common.db import reading
 from services.orders.adapters.orm import LedgerRow, OrderRow
 from services.orders.domain.settlement import PARTS, STATE_BUDGET, parse_month
 
@@ -66,7 +66,7 @@ def _aware(value: datetime) -> datetime:
 def provider_statement(engine: Engine, org: str, month: str) -> Statement:
     """Every line of the month on orders of ``org``'s listings, and the sum of each part."""
     parse_month(month)
-    with transaction(engine) as session:
+    with reading(engine) as session:
         rows = session.exec(
             select(LedgerRow)
             .where(LedgerRow.publisher_org == org, LedgerRow.month == month)
@@ -97,7 +97,7 @@ def month_totals(engine: Engine, month: str) -> Totals:
     """Per agency, for the state budget, the platform and VAT; with the orders' own sum."""
     start, end = _month_bounds(month)
     totals = Totals(month=month)
-    with transaction(engine) as session:
+    with reading(engine) as session:
         parts = session.exec(
             select(LedgerRow.part, LedgerRow.party, func.sum(LedgerRow.amount))
             .where(LedgerRow.month == month)
