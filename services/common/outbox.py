@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Engine, Index, update
 from sqlmodel import Field, Session, SQLModel, col, select
 
-from services.common.db import is_sqlite, reading, transaction
+from services.common.db import reading, transaction
 from services.common.events import KafkaRecord, to_record
 from services.common.faults import OUTBOX_AFTER_COMMIT, OUTBOX_AFTER_PUBLISH, FaultInjector
 from services.common.observability import current_traceparent
@@ -156,10 +156,6 @@ class OutboxRelay:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._unmarked: dict[int, datetime] = {}  # seq → broker acknowledgement
         self._marks_waiting = asyncio.Event()
-        # An SQLite read waits for no writer and takes well under a millisecond: on the
-        # loop it skips two thread hand-overs, each a wait for the GIL when the process
-        # is busy. A server database's read is a network round trip: in a thread.
-        self._inline_reads = is_sqlite(engine)
 
     def wake(self) -> None:
         """Ask the relay to look for new rows now (called after a commit, from any thread).
@@ -189,11 +185,9 @@ class OutboxRelay:
 
     async def _publish_batch(self) -> int:
         """Publish one batch of pending rows, leaving them to be marked; return how many."""
-        skip = set(self._unmarked)
-        if self._inline_reads:
-            rows = pending_rows(self._engine, self._batch_size, skip)
-        else:
-            rows = await asyncio.to_thread(pending_rows, self._engine, self._batch_size, skip)
+        rows = await asyncio.to_thread(
+            pending_rows, self._engine, self._batch_size, set(self._unmarked)
+        )
         if not rows:
             return 0
         self._faults.maybe_crash(OUTBOX_AFTER_COMMIT)
