@@ -177,12 +177,6 @@ class OutboxRelay:
         else:
             loop.call_soon_threadsafe(self._wakeup.set)
 
-    async def publish_pending(self) -> int:
-        """Publish one batch of pending rows and mark them; return how many were published."""
-        published = await self._publish_batch()
-        await self._mark()
-        return published
-
     async def _publish_batch(self) -> int:
         """Publish one batch of pending rows, leaving them to be marked; return how many."""
         rows = await asyncio.to_thread(
