@@ -11,6 +11,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -188,20 +189,29 @@ def pending_grant_ids(ctx: AccessContext) -> list[str]:
         return GrantRepository(session).ids_where(GrantRow.status == "pending")
 
 
-def build_pending(ctx: AccessContext) -> int:
-    """Build every pending grant whose listing version is known; return how many settled."""
-    settled = 0
-    for grant_id in pending_grant_ids(ctx):
-        # Replicas share one database: whoever claims a grant builds it, the others move on.
-        with exclusive_claim(ctx.engine, f"access.build:{grant_id}") as mine:
-            if not mine:
-                continue
-            try:
-                settled += build_grant(ctx, grant_id)
-            except Exception:
-                log.warning("building grant %s failed; will retry", grant_id, exc_info=True)
-                _count_attempt(ctx, grant_id)
-    return settled
+def build_pending(ctx: AccessContext, pool: Executor | None = None) -> int:
+    """Build every pending grant whose listing version is known; return how many settled.
+
+    With ``pool``, several at once: a build mostly waits on the object store and on
+    the write lock, so one thread would leave the rest of the work queued behind it.
+    """
+    grant_ids = pending_grant_ids(ctx)
+    if pool is None or len(grant_ids) < 2:
+        return sum(_claim_and_build(ctx, grant_id) for grant_id in grant_ids)
+    return sum(pool.map(lambda grant_id: _claim_and_build(ctx, grant_id), grant_ids))
+
+
+def _claim_and_build(ctx: AccessContext, grant_id: str) -> int:
+    # Replicas share one database: whoever claims a grant builds it, the others move on.
+    with exclusive_claim(ctx.engine, f"access.build:{grant_id}") as mine:
+        if not mine:
+            return 0
+        try:
+            return int(build_grant(ctx, grant_id))
+        except Exception:
+            log.warning("building grant %s failed; will retry", grant_id, exc_info=True)
+            _count_attempt(ctx, grant_id)
+            return 0
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from services.common.db import reading, transaction
 from services.common.events import KafkaRecord, to_record
 from services.common.faults import OUTBOX_AFTER_COMMIT, OUTBOX_AFTER_PUBLISH, FaultInjector
 from services.common.observability import current_traceparent
+from services.common.wakeup import Wakeup
 from services.contracts.envelope import Envelope, EventPayload
 
 log = logging.getLogger(__name__)
@@ -152,30 +153,13 @@ class OutboxRelay:
         self._poll_interval_s = poll_interval_s
         self._batch_size = batch_size
         self._faults = faults or FaultInjector()
-        self._wakeup = asyncio.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wakeup = Wakeup()
         self._unmarked: dict[int, datetime] = {}  # seq → broker acknowledgement
         self._marks_waiting = asyncio.Event()
 
     def wake(self) -> None:
-        """Ask the relay to look for new rows now (called after a commit, from any thread).
-
-        Commits mostly happen in worker threads (sync endpoints, ``to_thread``); an
-        ``asyncio.Event`` set from there does not wake the loop, and the row would wait
-        for the next poll, so the loop is asked to set it.
-        """
-        loop = self._loop
-        if loop is None or loop.is_closed():
-            self._wakeup.set()
-            return
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is loop:
-            self._wakeup.set()
-        else:
-            loop.call_soon_threadsafe(self._wakeup.set)
+        """Ask the relay to look for new rows now (called after a commit, from any thread)."""
+        self._wakeup.set()
 
     async def _publish_batch(self) -> int:
         """Publish one batch of pending rows, leaving them to be marked; return how many."""
@@ -223,7 +207,7 @@ class OutboxRelay:
 
     async def run(self) -> None:
         """Relay forever; broker errors are retried with backoff, never fatal."""
-        self._loop = asyncio.get_running_loop()
+        self._wakeup.bind()
         marker = asyncio.create_task(self._mark_forever(), name="outbox-marker")
         try:
             await self._relay_forever()
@@ -251,8 +235,4 @@ class OutboxRelay:
             except Exception:
                 log.warning("outbox relay could not publish; retrying", exc_info=True)
                 delay = min(delay * 2, 5.0)
-            # Not wait_for: in 3.11 it can swallow a cancellation that arrives as the
-            # wake-up does, and the relay would then never stop.
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(delay):
-                    await self._wakeup.wait()
+            await self._wakeup.wait(delay)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,8 +51,14 @@ class ServiceRuntime:
         consumers: Sequence[ConsumerSpec] = (),
         engine: Engine | None = None,
         migrations: Path | None = None,
+        wake_after_consuming: Sequence[Callable[[], None]] = (),
     ) -> None:
-        """``migrations``: the service's Alembic scripts; without them, tables are created."""
+        """``migrations``: the service's Alembic scripts; without them, tables are created.
+
+        Once a consumer commits, the relay is woken (its handlers staged events), and so
+        is each of ``wake_after_consuming`` (work the events may have left, such as
+        access's extract builds).
+        """
         self.settings = settings
         self._migrations = migrations
         self.engine = engine or make_engine(settings.resolved_database_url)
@@ -73,7 +79,7 @@ class ServiceRuntime:
                 topics=spec.topics,
                 handlers=spec.handlers,
                 publisher=self.publisher,
-                after_commit=self.relay.wake,
+                after_commit=self._after_consuming,
                 faults=self.faults,
             )
             for spec in consumers
@@ -81,6 +87,11 @@ class ServiceRuntime:
         #: Consumers the service runs itself (the audit worker's faust agent): (group, stats).
         self.external_consumers: list[tuple[str, ConsumerStats]] = []
         self._tasks: list[asyncio.Task[None]] = []
+        self._wake_after_consuming = [self.relay.wake, *wake_after_consuming]
+
+    def _after_consuming(self) -> None:
+        for wake in self._wake_after_consuming:
+            wake()
 
     def consumer_figures(self) -> list[tuple[str, ConsumerStats]]:
         """(group id, stats) of every consumer of this process, for /metrics."""

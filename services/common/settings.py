@@ -170,7 +170,10 @@ class Settings(BaseSettings):
     sandbox_timeout_s: float = Field(default=10.0, gt=0)
     sandbox_max_rows: int = Field(default=10_000, ge=1)
     expiry_sweep_interval_s: float = Field(default=5.0, gt=0)
-    grant_build_poll_interval_s: float = Field(default=1.0, gt=0)
+    grant_build_poll_interval_s: float = Field(
+        default=1.0, gt=0, description="a fallback: consuming an order.paid wakes the builder"
+    )
+    grant_build_workers: int = Field(default=4, ge=1, description="extracts built at once")
     grant_listing_wait_s: float = Field(default=600.0, gt=0, description="for its schema")
 
     @cached_property

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -23,6 +24,7 @@ from services.common.auth import TokenVerifier
 from services.common.objectstore import ObjectStore
 from services.common.runtime import ServiceRuntime
 from services.common.settings import Settings, load_settings
+from services.common.wakeup import Wakeup
 
 #: This service's Alembic revisions.
 MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
@@ -41,10 +43,29 @@ async def _every(interval_s: float, name: str, jobs: list[Callable[[], object]])
         await asyncio.sleep(interval_s)
 
 
+async def _build_when_woken(
+    ctx: handlers.AccessContext, builds: Wakeup, pool: ThreadPoolExecutor, interval_s: float
+) -> None:
+    """Build pending grants as soon as a consumer commits one, else every ``interval_s``."""
+    builds.bind()
+    while True:
+        builds.clear()
+        try:
+            await asyncio.to_thread(handlers.build_pending, ctx, pool)
+        except Exception:
+            log.warning("access builder failed; will retry", exc_info=True)
+        await builds.wait(interval_s)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings(service_name="access")
+    builds = Wakeup()  # an order.paid consumed, or a listing version learnt
     runtime = ServiceRuntime(
-        settings, ACCESS_TABLES, consumer_specs(settings.iri_base), migrations=MIGRATIONS
+        settings,
+        ACCESS_TABLES,
+        consumer_specs(settings.iri_base),
+        migrations=MIGRATIONS,
+        wake_after_consuming=[builds.set],
     )
     store = ObjectStore.from_settings(settings)
     work_root = settings.data_dir / "access-work"
@@ -71,13 +92,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await runtime.start()
         with contextlib.suppress(Exception):
             await asyncio.to_thread(store.ensure_bucket)
+        pool = ThreadPoolExecutor(settings.grant_build_workers, thread_name_prefix="grant-build")
         workers = [
             asyncio.create_task(
-                _every(
-                    settings.grant_build_poll_interval_s,
-                    "builder",
-                    [lambda: handlers.build_pending(ctx)],
-                ),
+                _build_when_woken(ctx, builds, pool, settings.grant_build_poll_interval_s),
                 name="grant-builder",
             ),
             asyncio.create_task(
@@ -97,6 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             for worker in workers:
                 with contextlib.suppress(asyncio.CancelledError):
                     await worker
+            pool.shutdown(wait=False, cancel_futures=True)
             await runtime.stop()
 
     app = FastAPI(
