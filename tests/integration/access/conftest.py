@@ -8,6 +8,7 @@ The catalog's and orders' side is played by publishing their contract events
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import random
 import time
@@ -240,8 +241,15 @@ def exchange(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Exchange]:
     tmp = tmp_path_factory.mktemp("access")
-    settings = access_settings(
-        keys_dir, tansu, seaweed, f"sqlite:///{tmp / 'access.db'}", download_urls_per_minute=3
-    )
+    with running_exchange(keys_dir, tansu, seaweed, auth, tmp, download_urls_per_minute=3) as app:
+        yield app
+
+
+@contextlib.contextmanager
+def running_exchange(
+    keys_dir: Path, tansu: Tansu, seaweed: SeaweedS3, auth: Headers, tmp: Path, **extra: object
+) -> Iterator[Exchange]:
+    """An access app on SQLite under ``tmp`` with ``extra`` settings, and its exchange."""
+    settings = access_settings(keys_dir, tansu, seaweed, f"sqlite:///{tmp / 'access.db'}", **extra)
     with TestClient(create_app(settings)) as client:
         yield Exchange(client, auth, tmp)

@@ -10,11 +10,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 
 from services.access.adapters.extracts import extract_prefix
-from services.access.api.app import create_app
-from tests.integration.access.conftest import Exchange, Headers, access_settings, write_population
+from tests.integration.access.conftest import (
+    Exchange,
+    Headers,
+    running_exchange,
+    write_population,
+)
 from vndx.embedded import SeaweedS3, Tansu
 
 
@@ -27,16 +30,9 @@ def woken(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Exchange]:
     tmp = tmp_path_factory.mktemp("access-builder")
-    settings = access_settings(
-        keys_dir,
-        tansu,
-        seaweed,
-        f"sqlite:///{tmp / 'access.db'}",
-        grant_build_poll_interval_s=3600.0,
-        grant_build_workers=3,
-    )
-    with TestClient(create_app(settings)) as client:
-        yield Exchange(client, auth, tmp)
+    polls_hourly = {"grant_build_poll_interval_s": 3600.0, "grant_build_workers": 3}
+    with running_exchange(keys_dir, tansu, seaweed, auth, tmp, **polls_hourly) as exchange:
+        yield exchange
 
 
 @pytest.fixture(scope="module")
