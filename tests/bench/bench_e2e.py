@@ -283,7 +283,7 @@ def publish(market: Market, workdir: Path) -> Shop:
             raise AssertionError(f"the first purchase was refused: {load.errors}")
         return bool(load.settled)
 
-    until("pricing and orders to learn the listing", lambda: asyncio.run(learnt()), 120, 1)
+    until("pricing and orders to learn the listing", lambda: _run(learnt), 120, 1)
     return shop
 
 

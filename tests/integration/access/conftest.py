@@ -232,24 +232,28 @@ def auth(issuer: TokenIssuer) -> Headers:
     return headers
 
 
+StartExchange = Callable[..., contextlib.AbstractContextManager[Exchange]]
+
+
+@pytest.fixture(scope="module")
+def start_exchange(
+    keys_dir: Path, tansu: Tansu, seaweed: SeaweedS3, auth: Headers
+) -> StartExchange:
+    """Starts an access app on SQLite under a folder, with extra settings, and its exchange."""
+
+    @contextlib.contextmanager
+    def start(tmp: Path, **extra: object) -> Iterator[Exchange]:
+        url = f"sqlite:///{tmp / 'access.db'}"
+        settings = access_settings(keys_dir, tansu, seaweed, url, **extra)
+        with TestClient(create_app(settings)) as client:
+            yield Exchange(client, auth, tmp)
+
+    return start
+
+
 @pytest.fixture(scope="module")
 def exchange(
-    keys_dir: Path,
-    tansu: Tansu,
-    seaweed: SeaweedS3,
-    auth: Headers,
-    tmp_path_factory: pytest.TempPathFactory,
+    start_exchange: StartExchange, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Exchange]:
-    tmp = tmp_path_factory.mktemp("access")
-    with running_exchange(keys_dir, tansu, seaweed, auth, tmp, download_urls_per_minute=3) as app:
+    with start_exchange(tmp_path_factory.mktemp("access"), download_urls_per_minute=3) as app:
         yield app
-
-
-@contextlib.contextmanager
-def running_exchange(
-    keys_dir: Path, tansu: Tansu, seaweed: SeaweedS3, auth: Headers, tmp: Path, **extra: object
-) -> Iterator[Exchange]:
-    """An access app on SQLite under ``tmp`` with ``extra`` settings, and its exchange."""
-    settings = access_settings(keys_dir, tansu, seaweed, f"sqlite:///{tmp / 'access.db'}", **extra)
-    with TestClient(create_app(settings)) as client:
-        yield Exchange(client, auth, tmp)

@@ -12,26 +12,16 @@ from pathlib import Path
 import pytest
 
 from services.access.adapters.extracts import extract_prefix
-from tests.integration.access.conftest import (
-    Exchange,
-    Headers,
-    running_exchange,
-    write_population,
-)
-from vndx.embedded import SeaweedS3, Tansu
+from tests.integration.access.conftest import Exchange, StartExchange, write_population
 
 
 @pytest.fixture(scope="module")
 def woken(
-    keys_dir: Path,
-    tansu: Tansu,
-    seaweed: SeaweedS3,
-    auth: Headers,
-    tmp_path_factory: pytest.TempPathFactory,
+    start_exchange: StartExchange, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Exchange]:
     tmp = tmp_path_factory.mktemp("access-builder")
     polls_hourly = {"grant_build_poll_interval_s": 3600.0, "grant_build_workers": 3}
-    with running_exchange(keys_dir, tansu, seaweed, auth, tmp, **polls_hourly) as exchange:
+    with start_exchange(tmp, **polls_hourly) as exchange:
         yield exchange
 
 
