@@ -149,7 +149,7 @@ def open_grant(
         created_at=now,
     )
     repo.save(grant).traceparent = current_traceparent()
-    listing_terms.remember_order(session, grant.id, paid)
+    listing_terms.remember_order(session, grant.id, paid, new_grant=True)
 
 
 def _renew(session: Session, paid: OrderPaid, now: datetime, iri_base: str) -> bool:

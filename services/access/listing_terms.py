@@ -74,9 +74,15 @@ def buyer_may_terminate(session: Session, listing_id: str) -> bool:
     return terms.buyer_may_terminate if terms is not None else True
 
 
-def remember_order(session: Session, grant_id: str, paid: OrderPaid) -> None:
-    """The purpose the buyer declared and the offer hash it accepted, for the agreement."""
-    row = session.get(GrantTermsRow, grant_id) or GrantTermsRow(grant_id=grant_id)
+def remember_order(
+    session: Session, grant_id: str, paid: OrderPaid, *, new_grant: bool = False
+) -> None:
+    """The purpose the buyer declared and the offer hash it accepted, for the agreement.
+
+    ``new_grant``: the grant was opened in this transaction, so it has no terms to read.
+    """
+    existing = None if new_grant else session.get(GrantTermsRow, grant_id)
+    row = existing or GrantTermsRow(grant_id=grant_id)
     row.purpose = paid.purpose
     row.policy_sha256 = paid.policy_sha256
     session.add(row)

@@ -113,6 +113,7 @@ class EventConsumer:
         after_commit: Callable[[], None] | None = None,
         faults: FaultInjector | None = None,
         retry_delay_s: float = 0.2,
+        fetch_max_wait_ms: int | None = None,
     ) -> None:
         self._settings = settings
         self._engine = engine
@@ -123,6 +124,7 @@ class EventConsumer:
         self._after_commit = after_commit or (lambda: None)
         self._faults = faults or FaultInjector(settings.fault_injection)
         self._retry_delay_s = retry_delay_s
+        self.fetch_max_wait_ms = fetch_max_wait_ms or settings.kafka_fetch_max_wait_ms
         self.stats = ConsumerStats()
         self._handled_families = {_family(t) for t in self._handlers}
 
@@ -137,7 +139,7 @@ class EventConsumer:
             group_id=self._group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
-            fetch_max_wait_ms=self._settings.kafka_fetch_max_wait_ms,
+            fetch_max_wait_ms=self.fetch_max_wait_ms,
             max_partition_fetch_bytes=max(self._settings.max_event_bytes * 2, 1_048_576),
             **kafka_security(self._settings),
         )

@@ -39,6 +39,8 @@ class ConsumerSpec:
     group_id: str
     topics: list[str]
     handlers: Mapping[str, Handler]
+    #: Nobody waits on these events: the consumer polls the broker less often.
+    background: bool = False
 
 
 class ServiceRuntime:
@@ -79,6 +81,11 @@ class ServiceRuntime:
                 topics=spec.topics,
                 handlers=spec.handlers,
                 publisher=self.publisher,
+                fetch_max_wait_ms=(
+                    settings.kafka_background_fetch_max_wait_ms
+                    if spec.background
+                    else settings.kafka_fetch_max_wait_ms
+                ),
                 after_commit=self._after_consuming,
                 faults=self.faults,
             )

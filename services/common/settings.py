@@ -12,7 +12,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
@@ -41,6 +41,10 @@ SERVICE_SECRETS: dict[str, frozenset[str]] = {
     "audit": frozenset({"ledger_private"}),
 }
 ALL_SERVICE_SECRETS = frozenset().union(*SERVICE_SECRETS.values())
+
+
+#: Kafka's own default: it answers a fetch as soon as a record arrives.
+PRODUCTION_FETCH_MAX_WAIT_MS = 500
 
 
 class InsecureProductionSettings(RuntimeError):
@@ -73,7 +77,14 @@ class Settings(BaseSettings):
 
     kafka_bootstrap: str = "127.0.0.1:9092"
     kafka_idempotence: bool = False
-    kafka_fetch_max_wait_ms: int = 20
+    #: How long the broker may hold a consumer's fetch while it has nothing new. Kafka
+    #: answers as soon as a record arrives, so production waits as long as Kafka's own
+    #: default (500 ms) for free. Tansu, the embedded broker, holds a fetch until about
+    #: half the wait has passed whatever arrives, so every idle consumer polls it and
+    #: every event waits for the poll: short where a buyer waits on the event, longer
+    #: for the consumers of ``background`` events (catalog news, fulfilment, refunds).
+    kafka_fetch_max_wait_ms: int = Field(default=20, ge=1, le=10_000)
+    kafka_background_fetch_max_wait_ms: int = Field(default=100, ge=1, le=10_000)
     kafka_consumer_batch_max: int = Field(
         default=200, ge=1, description="events a consumer applies in one transaction"
     )
@@ -175,6 +186,15 @@ class Settings(BaseSettings):
     )
     grant_build_workers: int = Field(default=4, ge=1, description="extracts built at once")
     grant_listing_wait_s: float = Field(default=600.0, gt=0, description="for its schema")
+
+    @model_validator(mode="after")
+    def _kafka_long_poll_in_production(self) -> Settings:
+        # Only defaults change: a wait the operator set is kept.
+        if self.env == "production":
+            for name in ("kafka_fetch_max_wait_ms", "kafka_background_fetch_max_wait_ms"):
+                if name not in self.model_fields_set:
+                    setattr(self, name, PRODUCTION_FETCH_MAX_WAIT_MS)
+        return self
 
     @cached_property
     def resolved_database_url(self) -> str:

@@ -82,4 +82,4 @@ def consumer_specs(
     routes[access.GrantRenewed.event_type] = on_grant_renewed
     routes[access.GrantFailed.event_type] = grant_failed_handler(payments)
     routes[access.GrantTerminated.event_type] = grant_terminated_handler(payments)
-    return [ConsumerSpec(GROUP_ID, [CATALOG_LISTINGS, ACCESS_GRANTS], routes)]
+    return [ConsumerSpec(GROUP_ID, [CATALOG_LISTINGS, ACCESS_GRANTS], routes, background=True)]

@@ -80,5 +80,6 @@ def consumer_specs(ctx: PricingContext) -> list[ConsumerSpec]:
             group_id=GROUP_ID,
             topics=[CATALOG_LISTINGS, CATALOG_ORGANISATIONS],
             handlers=handlers,
+            background=True,
         )
     ]
