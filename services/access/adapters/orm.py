@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Column, DateTime, Table, func
 from sqlmodel import Field, Session, SQLModel, col, select
@@ -135,6 +135,10 @@ def write_grant(grant: Grant, row: GrantRow | None = None) -> GrantRow:
     return row
 
 
+#: ``Session.info`` key: the grants a session opened, by order id (see ``by_order``).
+_OPENED_BY_ORDER = "vndx.access.grants_opened_by_order"
+
+
 class GrantRepository:
     """Loads and saves grants in the caller's session."""
 
@@ -148,11 +152,24 @@ class GrantRepository:
         return self.session.exec(statement).first()
 
     def by_order(self, order_id: str) -> GrantRow | None:
-        return self.session.exec(select(GrantRow).where(GrantRow.order_id == order_id)).first()
+        """The grant of ``order_id``: opened earlier in this session, or stored.
+
+        The lookup does not flush: a consumer's batch opens many grants, and flushing
+        before each lookup would insert them one by one instead of together at commit.
+        """
+        opened = self.session.info.get(_OPENED_BY_ORDER, {}).get(order_id)
+        if opened is not None:
+            return cast(GrantRow, opened)
+        with self.session.no_autoflush:
+            statement = select(GrantRow).where(GrantRow.order_id == order_id)
+            return self.session.exec(statement).first()
 
     def save(self, grant: Grant, row: GrantRow | None = None) -> GrantRow:
+        opened = row is None
         row = write_grant(grant, row)
         self.session.add(row)
+        if opened:
+            self.session.info.setdefault(_OPENED_BY_ORDER, {})[row.order_id] = row
         return row
 
     def page_of(self, buyer_org: str | None, offset: int, limit: int) -> tuple[list[GrantRow], int]:

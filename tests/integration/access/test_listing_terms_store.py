@@ -13,12 +13,15 @@ import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from services.access import listing_terms
-from services.access.adapters.orm import ACCESS_TABLES
+from sqlalchemy import event
+from sqlmodel import select
+
+from services.access import handlers, listing_terms
+from services.access.adapters.orm import ACCESS_TABLES, GrantRow
 from services.access.domain import PrivacyTargets
 from services.access.domain.grant import Grant, MeasuredPrivacy
 from services.common import usage_policy
-from services.common.db import create_tables, make_engine, transaction
+from services.common.db import create_tables, make_engine, reading, transaction
 from services.contracts._base import RevenueSplit
 from services.contracts.orders import OrderPaid
 from tests.listing_snapshots import bare_snapshot
@@ -104,5 +107,32 @@ def test_terms_agreement_and_termination_round_trip(database_url: str) -> None:
             at = ended.terminated_at
             assert at is not None
             assert (at if at.tzinfo else at.replace(tzinfo=UTC)) == later
+    finally:
+        engine.dispose()
+
+
+def test_a_batch_of_paid_orders_opens_one_grant_each_written_together(
+    database_url: str,
+) -> None:
+    engine = make_engine(database_url)
+    create_tables(engine, ACCESS_TABLES)
+    listing_id = str(uuid.uuid4())
+    orders = [_paid(listing_id, "0" * 64) for _ in range(5)]
+    grant_inserts: list[str] = []
+
+    def count_grant_inserts(_c: object, _cur: object, statement: str, *_: object) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO GRANTS "):
+            grant_inserts.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count_grant_inserts)
+    try:
+        with transaction(engine) as session:
+            for paid in [*orders, orders[2]]:  # one order delivered twice in the batch
+                handlers.open_grant(session, paid, NOW, iri_base=IRI)
+        with reading(engine) as session:
+            stored = session.exec(select(GrantRow.order_id, GrantRow.status)).all()
+        assert sorted(stored) == sorted((paid.order_id, "pending") for paid in orders)
+        # A lookup in the batch does not flush the grants opened before it one by one.
+        assert len(grant_inserts) == 1
     finally:
         engine.dispose()
