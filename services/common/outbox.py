@@ -128,8 +128,6 @@ def backlog(engine: Engine) -> int:
 
 
 Publish = Callable[[list[KafkaRecord]], Awaitable[None]]
-#: How long published rows wait to be marked together (see ``OutboxRelay``).
-MARK_LINGER_S = 0.05
 
 
 class OutboxRelay:
@@ -149,7 +147,6 @@ class OutboxRelay:
         poll_interval_s: float = 0.5,
         batch_size: int = 500,
         faults: FaultInjector | None = None,
-        mark_linger_s: float = MARK_LINGER_S,
     ) -> None:
         self._engine = engine
         self._publish = publish
@@ -159,7 +156,6 @@ class OutboxRelay:
         self._wakeup = Wakeup()
         self._unmarked: dict[int, datetime] = {}  # seq → broker acknowledgement
         self._marks_waiting = asyncio.Event()
-        self._mark_linger_s = mark_linger_s
 
     def wake(self) -> None:
         """Ask the relay to look for new rows now (called after a commit, from any thread)."""
@@ -198,10 +194,6 @@ class OutboxRelay:
         delay = self._poll_interval_s
         while True:
             await self._marks_waiting.wait()
-            # At a low rate every publish is one event: waiting a moment lets the
-            # next few share the marking transaction (published rows are skipped by
-            # the next read meanwhile, so nothing goes out twice).
-            await asyncio.sleep(self._mark_linger_s)
             try:
                 await self._mark()
                 delay = self._poll_interval_s

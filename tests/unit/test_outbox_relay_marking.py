@@ -7,12 +7,11 @@ Tansu is proven in tests/integration/test_outbox_and_inbox.py).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import threading
 import uuid
 from pathlib import Path
 
-from sqlalchemy import event, text
+from sqlalchemy import text
 from sqlmodel import col, select
 
 from services.common.db import create_tables, make_engine, reading, transaction
@@ -117,46 +116,3 @@ async def test_rows_go_out_while_their_mark_waits_and_are_never_sent_twice(
             select(OutboxRow.key).where(col(OutboxRow.published_at).is_not(None))
         ).all()
     assert sorted(marked) == sorted([first, second])
-
-
-async def test_events_published_one_by_one_are_marked_together(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
-    create_tables(engine, COMMON_TABLES)
-    sent: list[str] = []
-    writes: list[str] = []  # per write transaction, what it did
-
-    def note_writes(_c: object, _cur: object, statement: str, *_: object) -> None:
-        if statement == "BEGIN IMMEDIATE":
-            writes.append("")
-        elif statement.startswith("UPDATE outbox SET published_at"):
-            writes[-1] = "mark"
-
-    event.listen(engine, "before_cursor_execute", note_writes)
-
-    async def publish(records: list[KafkaRecord]) -> None:
-        sent.extend(bytes(record.key or b"").decode() for record in records)
-
-    relay = OutboxRelay(engine, publish, poll_interval_s=60, mark_linger_s=2.0)
-    task = asyncio.create_task(relay.run())
-    keys = [str(uuid.uuid4()) for _ in range(3)]
-    try:
-        for key in keys:  # a low rate: each event is committed and published alone
-            with transaction(engine) as session:
-                add_event(session, _retired(key), source="/test")
-            relay.wake()
-            for _ in range(100):
-                if key in sent:
-                    break
-                await asyncio.sleep(0.01)
-        assert sent == keys
-        for _ in range(200):
-            if backlog(engine) == 0:
-                break
-            await asyncio.sleep(0.05)
-        assert backlog(engine) == 0
-        assert writes.count("mark") == 1  # three publishes, one marking transaction
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        engine.dispose()
