@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime
@@ -147,8 +148,12 @@ class OutboxRelay:
         poll_interval_s: float = 0.5,
         batch_size: int = 500,
         faults: FaultInjector | None = None,
+        read_inline: bool = False,
     ) -> None:
+        """``read_inline``: look for pending rows on the event loop, not in a worker
+        thread (SQLite in WAL mode: a read never waits for a writer)."""
         self._engine = engine
+        self.read_inline = read_inline
         self._publish = publish
         self._poll_interval_s = poll_interval_s
         self._batch_size = batch_size
@@ -163,9 +168,12 @@ class OutboxRelay:
 
     async def _publish_batch(self) -> int:
         """Publish one batch of pending rows, leaving them to be marked; return how many."""
-        rows = await asyncio.to_thread(
+        looking = functools.partial(
             pending_rows, self._engine, self._batch_size, set(self._unmarked)
         )
+        # A hop to a worker thread and back costs two wake-ups, and on a busy machine
+        # each waits for a core and for the GIL: on the event's path, that is latency.
+        rows = looking() if self.read_inline else await asyncio.to_thread(looking)
         if not rows:
             return 0
         self._faults.maybe_crash(OUTBOX_AFTER_COMMIT)

@@ -18,7 +18,7 @@ from sqlalchemy import Engine, Table, text
 
 from services.common.api import ReadinessCheck
 from services.common.consumer import ConsumerStats, EventConsumer, Handler
-from services.common.db import create_tables, make_engine
+from services.common.db import create_tables, is_sqlite, make_engine
 from services.common.faults import FaultInjector
 from services.common.inbox import InboxRow
 from services.common.kafka import KafkaPublisher
@@ -72,6 +72,7 @@ class ServiceRuntime:
             self.publisher.publish,
             poll_interval_s=settings.outbox_poll_interval_s,
             faults=self.faults,
+            read_inline=is_sqlite(self.engine),
         )
         self.consumers = [
             EventConsumer(

@@ -17,7 +17,8 @@ from sqlmodel import col, select
 from services.common.db import create_tables, make_engine, reading, transaction
 from services.common.events import KafkaRecord
 from services.common.outbox import OutboxRelay, OutboxRow, add_event, backlog
-from services.common.runtime import COMMON_TABLES
+from services.common.runtime import COMMON_TABLES, ServiceRuntime
+from services.common.settings import Settings
 from services.contracts import catalog as catalog_events
 from tests.listing_snapshots import bare_snapshot
 
@@ -116,3 +117,38 @@ async def test_rows_go_out_while_their_mark_waits_and_are_never_sent_twice(
             select(OutboxRow.key).where(col(OutboxRow.published_at).is_not(None))
         ).all()
     assert sorted(marked) == sorted([first, second])
+
+
+async def test_a_relay_reading_on_the_event_loop_publishes_in_order_and_marks(
+    tmp_path: Path,
+) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    create_tables(engine, COMMON_TABLES)
+    sent: list[str] = []
+
+    async def publish(records: list[KafkaRecord]) -> None:
+        sent.extend(bytes(record.key or b"").decode() for record in records)
+
+    relay = OutboxRelay(engine, publish, poll_interval_s=60, read_inline=True)
+    keys = [str(uuid.uuid4()) for _ in range(3)]
+    task = asyncio.create_task(relay.run())
+    try:
+        for key in keys:
+            with transaction(engine) as session:
+                add_event(session, _retired(key), source="/test")
+            relay.wake()
+        for _ in range(200):
+            if len(sent) == len(keys) and backlog(engine) == 0:
+                break
+            await asyncio.sleep(0.05)
+        assert sent == keys
+        assert backlog(engine) == 0
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        engine.dispose()
+
+
+def test_a_service_on_sqlite_reads_its_outbox_on_the_event_loop(tmp_path: Path) -> None:
+    runtime = ServiceRuntime(Settings(data_dir=tmp_path), tables=[])
+    assert runtime.relay.read_inline
