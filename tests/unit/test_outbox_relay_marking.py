@@ -11,7 +11,7 @@ import threading
 import uuid
 from pathlib import Path
 
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from sqlmodel import col, select
 
 from services.common.db import create_tables, make_engine, reading, transaction
@@ -23,6 +23,12 @@ from services.contracts import catalog as catalog_events
 from tests.listing_snapshots import bare_snapshot
 
 
+def _outbox_database(tmp_path: Path) -> Engine:
+    engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    create_tables(engine, COMMON_TABLES)
+    return engine
+
+
 def _retired(listing_id: str) -> catalog_events.ListingRetired:
     return catalog_events.ListingRetired(
         listing=bare_snapshot(listing_id, org="org-x", status="retired")
@@ -30,8 +36,7 @@ def _retired(listing_id: str) -> catalog_events.ListingRetired:
 
 
 def test_a_read_does_not_wait_for_a_writer_and_sees_the_last_commit(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
-    create_tables(engine, COMMON_TABLES)
+    engine = _outbox_database(tmp_path)
     with transaction(engine) as session:
         add_event(session, _retired("first"), source="/test")
     holding, release = threading.Event(), threading.Event()
@@ -61,8 +66,7 @@ def test_a_read_does_not_wait_for_a_writer_and_sees_the_last_commit(tmp_path: Pa
 async def test_rows_go_out_while_their_mark_waits_and_are_never_sent_twice(
     tmp_path: Path,
 ) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
-    create_tables(engine, COMMON_TABLES)
+    engine = _outbox_database(tmp_path)
     sent: list[str] = []
     arrived = asyncio.Event()
 
@@ -122,8 +126,7 @@ async def test_rows_go_out_while_their_mark_waits_and_are_never_sent_twice(
 async def test_a_relay_reading_on_the_event_loop_publishes_in_order_and_marks(
     tmp_path: Path,
 ) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
-    create_tables(engine, COMMON_TABLES)
+    engine = _outbox_database(tmp_path)
     sent: list[str] = []
 
     async def publish(records: list[KafkaRecord]) -> None:
