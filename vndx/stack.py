@@ -186,7 +186,7 @@ class EmbeddedStack:
         process.start()
         self.processes[service] = process
         wait_for(
-            lambda: _healthy(f"http://127.0.0.1:{port}/healthz"),
+            lambda: answers_as(self.url(service), service),
             60,
             f"{service} on port {port}",
             log_file=log_file,
@@ -228,8 +228,14 @@ def _definition(service: str) -> ServiceDef:
     raise KeyError(f"unknown service {service!r}")
 
 
-def _healthy(url: str) -> bool:
+def answers_as(url: str, service: str) -> bool:
+    """Whether ``service`` itself answers its health check at ``url``.
+
+    Not just any 200: a port chosen free can be taken by another server before
+    ours binds it, and that server may have a ``/healthz`` of its own.
+    """
     try:
-        return httpx.get(url, timeout=1.0).status_code == 200
-    except httpx.HTTPError:
+        response = httpx.get(f"{url}/healthz", timeout=1.0)
+        return response.status_code == 200 and response.json().get("service") == service
+    except (httpx.HTTPError, ValueError, AttributeError):
         return False

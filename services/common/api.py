@@ -173,9 +173,12 @@ def install_health(app: FastAPI, checks: dict[str, ReadinessCheck]) -> None:
         install_guards(app, settings)  # body size, per-organisation rates, deadline, outages
         app.state.guarded = True
 
+    # The name lets a launcher tell its own service from whatever else took the port.
+    service_name = settings.service_name if isinstance(settings, Settings) else app.title
+
     @app.get("/healthz", tags=["health"], include_in_schema=False)
     async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+        return {"status": "ok", "service": service_name}
 
     @app.get("/readyz", tags=["health"], include_in_schema=False)
     async def readyz() -> JSONResponse:

@@ -33,7 +33,7 @@ from services.common.settings import Settings
 from tests.policy_acceptance import accepted_order_body
 from vndx.embedded.ports import free_port, wait_for
 from vndx.embedded.process import ChildProcess
-from vndx.stack import SERVICES, EmbeddedStack, StackConfig
+from vndx.stack import SERVICES, EmbeddedStack, StackConfig, answers_as
 
 PURCHASE_SERVICES = ("catalog", "pricing", "orders", "access", "audit")
 MAX_EVENT_BYTES = 262_144
@@ -69,8 +69,9 @@ class FaultyStack(EmbeddedStack):
     def start_service(self, service: str) -> ChildProcess:
         """Start ``service``; on another machine user's port race, move it to a fresh port.
 
-        A health check answered by someone else's process on the same port would
-        otherwise pass: the app's own title on ``/openapi.json`` proves it is ours.
+        The stack's health check already asks for the service by name; it is asked
+        again a moment later because a process that lost the port may take that
+        long to exit.
         """
         for _ in range(3):
             try:
@@ -78,7 +79,7 @@ class FaultyStack(EmbeddedStack):
             except Exception:
                 process = self.processes[service]
             time.sleep(0.3)
-            if process.is_alive() and _answers_as(self.url(service), service):
+            if process.is_alive() and answers_as(self.url(service), service):
                 return process
             if self.armed.get(service) and process.returncode == -9:
                 return process  # killed by its own armed fault while starting
@@ -111,7 +112,7 @@ class FaultyStack(EmbeddedStack):
         process.start()
         self.replicas[name] = process
         wait_for(
-            lambda: _answers_as(f"http://127.0.0.1:{port}", service),
+            lambda: answers_as(f"http://127.0.0.1:{port}", service),
             60,
             name,
             log_file=process.log_file,
@@ -190,14 +191,6 @@ class Supervisor:
                     return False
                 self.died.wait(left)
         return True
-
-
-def _answers_as(url: str, service: str) -> bool:
-    try:
-        title = httpx.get(url + "/openapi.json", timeout=10).json()["info"]["title"]
-    except (httpx.HTTPError, ValueError, KeyError):
-        return False
-    return str(title).endswith(service)
 
 
 def start_stack(

@@ -23,6 +23,13 @@ class ExitedWhileStartingError(NotReadyError):
 _FIRST_PORT = 20_000
 _LAST_PORT = 32_768  # Linux's ephemeral range starts here (net.ipv4.ip_local_port_range)
 
+# Every port this process has handed out. A port is chosen some time before its
+# server binds it (a stack picks its services' ports, then starts the broker and
+# SeaweedFS, which pick theirs): handing it out twice would let two of our own
+# servers race for it, and the loser's health check be answered by the winner.
+_handed_out: set[int] = set()
+_HANDED_OUT_LIMIT = (_LAST_PORT - _FIRST_PORT) // 2
+
 
 class PortInUseError(NotReadyError):
     """A port given by the caller is taken by another process."""
@@ -39,15 +46,19 @@ def free_ports(count: int, host: str = LOOPBACK) -> list[int]:
     Ports are drawn at random below the kernel's ephemeral range (32768 and up
     on Linux), so that the local ends of outgoing connections — plentiful while
     a test suite runs — can never take a port between its choice and its use.
+    No port is handed out twice by one process (until half the range has been),
+    so ports chosen for servers not yet started cannot be chosen again meanwhile.
     The probe sockets stay open until all are chosen; another process may still
     take one afterwards, which is why the launchers retry with fresh ports.
     """
     rng = random.SystemRandom()
+    if len(_handed_out) + count > _HANDED_OUT_LIMIT:
+        _handed_out.clear()
     with ExitStack() as stack:
         ports: list[int] = []
         while len(ports) < count:
             candidate = rng.randrange(_FIRST_PORT, _LAST_PORT)
-            if candidate in ports:
+            if candidate in ports or candidate in _handed_out:
                 continue
             sock = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
             try:
@@ -55,7 +66,19 @@ def free_ports(count: int, host: str = LOOPBACK) -> list[int]:
             except OSError:
                 continue
             ports.append(candidate)
+        _handed_out.update(ports)
         return ports
+
+
+def free_port_with_partner(offset: int, host: str = LOOPBACK) -> int:
+    """A free port p with p + `offset` free as well (servers that derive one port from another)."""
+    for _ in range(50):
+        (candidate,) = free_ports(1, host)
+        partner = candidate + offset
+        if partner <= 65_535 and partner not in _handed_out and port_is_free(partner, host):
+            _handed_out.add(partner)
+            return candidate
+    raise RuntimeError(f"found no free port p with p + {offset} free as well")
 
 
 def port_is_free(port: int, host: str = LOOPBACK) -> bool:

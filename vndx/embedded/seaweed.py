@@ -28,8 +28,8 @@ from vndx.embedded.launcher import Launcher, known_once_started
 from vndx.embedded.ports import (
     LOOPBACK,
     accepts_tcp,
+    free_port_with_partner,
     free_ports,
-    port_is_free,
     require_free_port,
 )
 from vndx.embedded.process import ChildProcess, child_environment
@@ -132,16 +132,8 @@ class SeaweedPorts:
             volume_grpc=ports[5],
             filer=ports[6],
             filer_grpc=ports[7],
-            admin=_free_admin_port(),
+            admin=free_port_with_partner(_GRPC_OFFSET),
         )
-
-
-def _free_admin_port() -> int:
-    for _ in range(50):
-        (candidate,) = free_ports(1)
-        if candidate + _GRPC_OFFSET <= 65_535 and port_is_free(candidate + _GRPC_OFFSET):
-            return candidate
-    raise RuntimeError("found no free port p with p + 10000 free as well")
 
 
 def weed_binary() -> str:

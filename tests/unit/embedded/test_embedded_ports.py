@@ -12,6 +12,7 @@ from vndx.embedded.ports import (
     NotReadyError,
     PortInUseError,
     free_port,
+    free_port_with_partner,
     free_ports,
     log_tail,
     port_is_free,
@@ -31,6 +32,20 @@ def test_free_port_can_be_bound_on_loopback() -> None:
 def test_free_ports_are_distinct() -> None:
     ports = free_ports(12)
     assert len(set(ports)) == 12
+
+
+def test_a_port_is_never_handed_out_twice_before_its_server_binds_it() -> None:
+    # A stack chooses its services' ports, then the broker and SeaweedFS choose
+    # theirs while nothing listens on the first ones yet: 400 draws from 12,768
+    # ports would repeat one nearly every time if they were independent.
+    chosen = [free_port() for _ in range(300)] + free_ports(100)
+    assert len(set(chosen)) == len(chosen)
+
+
+def test_a_port_with_a_partner_keeps_the_partner_from_being_handed_out() -> None:
+    port = free_port_with_partner(10)
+    assert port_is_free(port + 10)
+    assert port + 10 not in free_ports(1_000)
 
 
 def test_a_listening_port_is_not_free() -> None:
