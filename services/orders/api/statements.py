@@ -12,6 +12,7 @@ from fastapi.responses import Response
 from services.common.api import ApiError
 from services.common.api import require_roles as caller_in
 from services.common.auth import Principal
+from services.common.downloads import content_disposition
 from services.orders.api.routes import orders_context, run
 from services.orders.api.schemas import StatementOut, TotalsOut
 from services.orders.statements import Statement, month_totals, provider_statement
@@ -73,7 +74,7 @@ async def statement(
             _csv(found),
             media_type="text/csv; charset=utf-8",
             headers={
-                "Content-Disposition": f'attachment; filename="statement-{found.org}-{month}.csv"'
+                "Content-Disposition": content_disposition(f"statement-{found.org}-{month}.csv")
             },
         )
     return StatementOut.of(found)

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse, StreamingResponse
 
+from services.common.downloads import content_disposition
 from services.portal.agreements import allowed_purposes, is_policy_hash
 from services.portal.backends import BackendError
 from services.portal.pages.public import listing_view, usage_policy
@@ -26,7 +27,6 @@ from services.portal.web import (
 
 router = APIRouter()
 SETTLED = frozenset({"fulfilled", "cancelled", "expired", "payment_failed", "refunded", "rejected"})
-SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 GRANT_REF = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 PAGE_SIZE = 25
 AUDIT_PAGE = 100
@@ -256,13 +256,12 @@ async def download(request: Request, grant_id: str) -> Response:
         finally:
             await context.__aexit__(None, None, None)
 
-    name = SAFE_NAME.sub("-", f"extract-{grant_id}.{fmt}")
     media = "text/csv; charset=utf-8" if fmt == "csv" else "application/vnd.apache.parquet"
     return StreamingResponse(
         body(),
         media_type=media,
         headers={
-            "Content-Disposition": f'attachment; filename="{name}"',
+            "Content-Disposition": content_disposition(f"extract-{grant_id}.{fmt}"),
             "Cache-Control": "no-store",
         },
     )

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
+from services.common.downloads import content_disposition
 from services.portal.kpi_tables import (
     DIMENSIONS,
     Chart,
@@ -79,5 +80,5 @@ async def chart_csv(request: Request, key: str, dimension: Dimension = "theme") 
     return Response(
         charts[key].csv(),
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        headers={"Content-Disposition": content_disposition(name)},
     )

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse
 from starlette.datastructures import UploadFile
 
+from services.common.downloads import content_disposition
 from services.contracts.catalog import ALL_PURPOSES
 from services.portal.backends import BackendError
 from services.portal.listing_form import (
@@ -304,7 +305,7 @@ async def statement_csv(
         upstream.content,
         media_type="text/csv; charset=utf-8",
         headers={
-            "Content-Disposition": f'attachment; filename="statement-{session.org}-{month}.csv"'
+            "Content-Disposition": content_disposition(f"statement-{session.org}-{month}.csv")
         },
     )
 

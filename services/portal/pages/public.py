@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
+from services.common.downloads import content_disposition
 from services.portal.agreements import PolicySummary, allowed_purposes, summarise
 from services.portal.backends import BackendError
 from services.portal.web import Portal, gettext, portal_of, render, session_of, token_of
@@ -231,7 +232,9 @@ async def policy_document(request: Request, listing_id: str) -> Response:
     return Response(
         upstream.content,
         media_type="application/ld+json",
-        headers={"Content-Disposition": f'inline; filename="policy-{listing_id[:36]}.jsonld"'},
+        headers={
+            "Content-Disposition": content_disposition(f"policy-{listing_id}.jsonld", "inline")
+        },
     )
 
 

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
@@ -225,3 +226,19 @@ def test_statements_are_for_their_own_readers(shop: Shop) -> None:
         f"/v1/statements?month={month}&org={AGENCY_B}", headers=shop.auth("ops", "operator")
     )
     assert operator.status_code == 200 and operator.json()["org"] == AGENCY_B
+
+
+def test_a_statement_downloads_whatever_letters_the_organisation_code_has(shop: Shop) -> None:
+    # Found by schemathesis: a header must be Latin-1, and "Đ" or "ẵ" are not.
+    month = f"{datetime.now(UTC):%Y-%m}"
+    org = "sở-y-tế-đà-nẵng"
+    download = shop.client.get(
+        "/v1/statements",
+        params={"month": month, "org": org, "format": "csv"},
+        headers=shop.auth("ops", "operator"),
+    )
+    assert download.status_code == 200, download.text
+    assert download.text.splitlines()[0].startswith("order_id,entry,part")
+    disposition = download.headers["content-disposition"]
+    assert disposition.startswith(f'attachment; filename="statement-so-y-te-da-nang-{month}.csv";')
+    assert disposition.endswith(f"filename*=UTF-8''{quote(f'statement-{org}-{month}.csv')}")
