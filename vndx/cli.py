@@ -21,6 +21,7 @@ from services.common.auth import ROLES, Role, TokenIssuer, ensure_keypair
 from services.common.db import make_engine
 from services.common.settings import Settings, load_settings
 from vndx.commands import audit, dlq, grants, ops, orders, outbox, policy, price
+from vndx.embedded.ports import NotReadyError
 from vndx.schema import migrate_database
 from vndx.stack import SERVICES, EmbeddedStack, StackConfig
 
@@ -75,6 +76,9 @@ def up(
                     console.print(f"[yellow]{service} exited; restarting[/yellow]")
                     stack.processes.pop(service)
                     stack.start_service(service)
+    except NotReadyError as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(1) from None
     finally:
         console.print("stopping…")
         stack.stop()

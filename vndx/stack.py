@@ -24,7 +24,7 @@ from services.common.objectstore import ObjectStore
 from services.common.settings import DEV_S3_ACCESS_KEY, DEV_S3_SECRET_KEY, Settings
 from services.contracts.topics import all_topics_with_dlq
 from vndx.embedded import S3Identity, SeaweedS3, Tansu
-from vndx.embedded.ports import free_port, wait_for
+from vndx.embedded.ports import free_port, require_free_port, wait_for
 from vndx.embedded.process import ChildProcess, child_environment
 
 
@@ -163,6 +163,9 @@ class EmbeddedStack:
     def start_service(self, service: str) -> ChildProcess:
         definition = _definition(service)
         port = self.port(service)
+        # Checked first: a process that cannot bind lives long enough for a health
+        # check to be answered by whatever holds the port (another vndx, say).
+        require_free_port(port, f"{service} (VNDX_{service.upper()}_PORT)")
         log_file = self.log_dir / f"{service}.log"
         process = ChildProcess(
             [

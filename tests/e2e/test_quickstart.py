@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -134,3 +135,29 @@ def test_vndx_up_serves_the_catalog_and_stops_cleanly(tmp_path: Path, adult_dir:
     finally:
         up.send_signal(signal.SIGINT)
         assert up.wait(timeout=60) == 0
+
+
+def test_vndx_up_names_a_port_another_program_holds_and_exits(tmp_path: Path) -> None:
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        taken = squatter.getsockname()[1]
+        env = {
+            **os.environ,
+            "VNDX_PORTAL_PORT": str(taken),
+            "VNDX_KAFKA_PORT": str(free_port()),
+            "VNDX_S3_PORT": str(free_port()),
+        }
+        up = subprocess.run(
+            [str(BIN / "vndx"), "up", "--data-dir", str(tmp_path / ".vndx")],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    output = " ".join((up.stdout + up.stderr).split())
+    assert up.returncode == 1, output
+    assert f"cannot start portal (VNDX_PORTAL_PORT): 127.0.0.1:{taken} is already in use" in output
+    assert "Traceback" not in up.stdout + up.stderr
+    assert "stopped." in output

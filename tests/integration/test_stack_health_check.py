@@ -2,7 +2,8 @@
 
 In CI a SeaweedFS started after the portal stack chose its ports took the port of
 ``orders``; its ``/healthz`` answered 200, the stack went on, and every order then
-met SeaweedFS's "404 page not found".
+met SeaweedFS's "404 page not found". Now a taken port is refused before the
+service starts, and the health check asks for the service by name.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from vndx.embedded import SeaweedS3, Tansu
-from vndx.embedded.ports import NotReadyError
+from vndx.embedded.ports import PortInUseError
 from vndx.stack import EmbeddedStack, StackConfig, answers_as
 
 
@@ -44,7 +45,7 @@ def foreign_server() -> Iterator[int]:
     server.server_close()
 
 
-def test_a_service_whose_port_another_program_holds_does_not_count_as_started(
+def test_a_service_whose_port_another_program_holds_is_refused_naming_the_port(
     tmp_path: Path, foreign_server: int, tansu: Tansu, seaweed: SeaweedS3
 ) -> None:
     stack = EmbeddedStack(
@@ -57,7 +58,7 @@ def test_a_service_whose_port_another_program_holds_does_not_count_as_started(
     assert not answers_as(stack.url("portal"), "portal")
     try:
         stack.start_infrastructure()
-        with pytest.raises(NotReadyError, match=f"portal on port {foreign_server}"):
+        with pytest.raises(PortInUseError, match=f"127.0.0.1:{foreign_server} is already in use"):
             stack.start_service("portal")
     finally:
         stack.stop()

@@ -31,7 +31,7 @@ import httpx
 from services.common.auth import Role, TokenIssuer
 from services.common.settings import Settings
 from tests.policy_acceptance import accepted_order_body
-from vndx.embedded.ports import free_port, wait_for
+from vndx.embedded.ports import PortInUseError, free_port, wait_for
 from vndx.embedded.process import ChildProcess
 from vndx.stack import SERVICES, EmbeddedStack, StackConfig, answers_as
 
@@ -76,6 +76,9 @@ class FaultyStack(EmbeddedStack):
         for _ in range(3):
             try:
                 process = super().start_service(service)
+            except PortInUseError:
+                self.config.service_ports[service] = free_port()
+                continue
             except Exception:
                 process = self.processes[service]
             time.sleep(0.3)
