@@ -17,11 +17,12 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from pydantic import ValidationError
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from services.common.broker_identity import ClusterWatch
 from services.common.db import transaction
 from services.common.events import KafkaRecord, MalformedEvent, from_record
 from services.common.faults import CONSUMER_AFTER_EFFECT, FaultInjector
@@ -62,6 +63,22 @@ class ConsumerStats:
 
 class PoisonEvent(Exception):
     """An event that can never be applied; it goes to the dead-letter topic."""
+
+
+class _FromTheStart(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Seeks the partitions of the consumer's first assignment to the start of their log."""
+
+    def __init__(self, consumer: AIOKafkaConsumer, done: Callable[[], None]) -> None:
+        self._consumer = consumer
+        self._done = done
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        """Nothing to do: offsets are committed after each batch."""
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        if assigned:
+            await self._consumer.seek_to_beginning(*assigned)
+            self._done()
 
 
 @dataclass(frozen=True)
@@ -127,6 +144,10 @@ class EventConsumer:
         self.fetch_max_wait_ms = fetch_max_wait_ms or settings.kafka_fetch_max_wait_ms
         self.stats = ConsumerStats()
         self._handled_families = {_family(t) for t in self._handlers}
+        self._rewind_pending = False
+
+    def _rewound(self) -> None:
+        self._rewind_pending = False
 
     @property
     def group_id(self) -> str:
@@ -145,14 +166,21 @@ class EventConsumer:
         )
 
     async def run(self) -> None:
-        """Consume until cancelled; reconnect with backoff if the broker goes away."""
+        """Consume until cancelled; reconnect with backoff if the broker goes away.
+
+        A broker that comes back as a new cluster (emptied) is read from the
+        start of every partition this consumer is given next.
+        """
         delay = 0.5
+        cluster = ClusterWatch(self._publisher.cluster_id)
         while True:
             consumer = self._new_consumer()
+            if self._rewind_pending:
+                consumer.subscribe(self._topics, listener=_FromTheStart(consumer, self._rewound))
             try:
                 await consumer.start()
                 delay = 0.5
-                while True:
+                while not await cluster.moved():
                     # Returns as soon as anything is fetched: a batch never waits to fill.
                     batch = await consumer.getmany(
                         timeout_ms=POLL_TIMEOUT_MS,
@@ -160,6 +188,7 @@ class EventConsumer:
                     )
                     if batch:
                         await self._consume(consumer, batch)
+                self._rewind_pending = True
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

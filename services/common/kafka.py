@@ -15,6 +15,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from aiokafka.helpers import create_ssl_context
+from aiokafka.protocol.metadata import MetadataRequest
 
 from services.common.events import KafkaRecord
 from services.common.settings import Settings
@@ -71,6 +72,18 @@ class KafkaPublisher:
         """Raise unless the broker answers a metadata request."""
         producer = await self._started()
         await producer.client.fetch_all_metadata()
+
+    async def cluster_id(self) -> str | None:
+        """The id of the cluster the broker belongs to (None from a broker too old to say)."""
+        producer = await self._started()
+        client = producer.client
+        try:
+            response = await client.send(client.get_random_node(), MetadataRequest([]))
+        except Exception:
+            await self.stop()
+            raise
+        cluster = getattr(response, "cluster_id", None)
+        return cluster if isinstance(cluster, str) and cluster else None
 
     async def stop(self) -> None:
         async with self._lock:

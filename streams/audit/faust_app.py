@@ -43,6 +43,7 @@ from aiokafka.helpers import create_ssl_context
 from aiokafka.protocol.group import LeaveGroupRequest
 from faust import App, SASLCredentials, SSLCredentials  # imported eagerly: ~1 s, not in the loop
 
+from services.common.broker_identity import ClusterWatch, commit_start_of_log
 from services.common.consumer import ConsumerStats, PoisonEvent, to_the_end
 from services.common.events import KafkaRecord
 from services.common.faults import CONSUMER_AFTER_EFFECT, FaultInjector
@@ -156,6 +157,8 @@ class AuditWorker:
         self.app: App | None = None
         self.joined_after_s: float | None = None
         self._started_at = 0.0
+        self._following: asyncio.Task[None] | None = None
+        self._restarting = asyncio.Lock()
 
     @property
     def group_id(self) -> str:
@@ -198,16 +201,54 @@ class AuditWorker:
 
     async def start(self) -> None:
         self._started_at = time.monotonic()
+        await self._start_app()
+        self._following = asyncio.create_task(self._follow_the_cluster())
+
+    async def stop(self) -> None:
+        if self._following is not None:
+            self._following.cancel()
+            await asyncio.gather(self._following, return_exceptions=True)
+            self._following = None
+        async with self._restarting:
+            await self._stop_app()
+
+    async def _start_app(self) -> None:
         self.app = self.build()
         await self.app.start()
 
-    async def stop(self) -> None:
+    async def _stop_app(self) -> None:
         if self.app is not None:
             member = _group_member(self.app)
             await self.app.stop()
             self.app = None
             if member is not None:
                 await self._leave_group(member[0])
+
+    async def _follow_the_cluster(self) -> None:
+        """Start again from the beginning of every topic when the broker is a new cluster.
+
+        faust keeps each partition's read and committed offsets in memory and
+        drops any record below them, so on an emptied broker it would skip the
+        new log's first records. A fresh app in a group whose offsets are set
+        back to 0 reads them all; the inbox drops those already stored.
+        """
+        cluster = ClusterWatch(self.publisher.cluster_id)
+        while True:
+            if await cluster.moved():
+                async with self._restarting:
+                    await self._stop_app()
+                    await self._commit_start_of_log()
+                    await self._start_app()
+            await asyncio.sleep(cluster.every_s)
+
+    async def _commit_start_of_log(self) -> None:
+        while True:
+            try:
+                await commit_start_of_log(self.settings, self.group_id, self.topics)
+                return
+            except Exception:  # the new broker is not steady yet: ask again
+                log.warning("audit worker could not reset group %s", self.group_id, exc_info=True)
+                await asyncio.sleep(self._retry_delay_s)
 
     async def _leave_group(self, member_id: str) -> None:
         """Make sure the stopped member has left its group.

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import multiprocessing
 import signal
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -340,3 +341,68 @@ def test_a_batch_replayed_after_a_crash_adds_nothing(tansu: Tansu, tmp_path: Pat
     assert (consumer.stats.applied, consumer.stats.duplicates) == (0, len(events))
     assert consumer.commits == [{TopicPartition(topic, 0): len(events)}]
     assert sorted(event_id for event_id, _ in _effects(engine)) == sorted(e.id for e in events)
+
+
+def test_a_broker_that_comes_back_empty_is_read_from_the_start(
+    tmp_path: Path, database_url: str
+) -> None:
+    """The broker restarts empty while a batch is being applied: no event of its new log is lost.
+
+    The consumer's position (10) is a valid offset of the new log once 15 events
+    are on it; read from there, the new log's first ten events would be skipped,
+    and committing 10 to the new broker would make the skip permanent.
+    """
+    broker = Tansu(tmp_path / "tansu.log")
+    broker.start()
+    try:
+        topic = _fresh_topic(broker.bootstrap_servers)
+        settings = _settings(broker, tmp_path)
+        engine = _engine(database_url)
+        before, after = _events(10), _events(15)
+        inside, release = threading.Event(), threading.Event()
+
+        def held_on_the_last(session: Session, envelope: Envelope, payload: EventPayload) -> None:
+            if envelope.id == before[-1].id and not release.is_set():
+                inside.set()
+                release.wait(60)
+            _record_effect(session, envelope, payload)
+
+        async def scenario() -> None:
+            first = KafkaPublisher(settings)
+            await first.publish([to_record(topic, envelope) for envelope in before])
+            consumer = EventConsumer(
+                settings=settings,
+                engine=engine,
+                group_id=f"test-{uuid.uuid4().hex[:8]}",
+                topics=[topic],
+                handlers={RETIRED: held_on_the_last},
+                publisher=first,
+            )
+            task = asyncio.create_task(consumer.run())
+            try:
+                assert await asyncio.to_thread(inside.wait, 30), consumer.stats
+                old_cluster = broker.cluster_id
+                await asyncio.to_thread(broker.stop)
+                await asyncio.to_thread(broker.start)
+                assert broker.cluster_id != old_cluster
+                await ensure_topics(broker.bootstrap_servers, [topic, dead_letter_topic(topic)], 1)
+                second = KafkaPublisher(settings)
+                await second.publish([to_record(topic, envelope) for envelope in after])
+                await second.stop()
+                release.set()
+                wanted = {envelope.id for envelope in before + after}
+                deadline = time.monotonic() + 30
+                while {event_id for event_id, _ in _effects(engine)} != wanted:
+                    assert not task.done(), task
+                    assert time.monotonic() < deadline, (len(_effects(engine)), consumer.stats)
+                    await asyncio.sleep(0.2)
+            finally:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+                await first.stop()
+
+        asyncio.run(scenario())
+        applied = [event_id for event_id, _ in _effects(engine)]
+        assert len(applied) == len(set(applied)) == 25
+    finally:
+        broker.stop()

@@ -2,12 +2,16 @@
 
 Its memory storage engine keeps nothing across a stop and refuses
 `InitProducerId`: producers pointed at it must set `enable_idempotence=False`.
+Since every start is a new, empty cluster, every start gets a new cluster id
+(unless one is given): that is how consumers tell an emptied broker from one
+that was only out of reach (``services.common.broker_identity``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
@@ -54,11 +58,12 @@ class Tansu(Launcher):
         *,
         port: int | None = None,
         binary: str | None = None,
-        cluster_id: str = "vndx",
+        cluster_id: str | None = None,
         start_timeout: float = 20.0,
     ) -> None:
         super().__init__(log_file, start_timeout=start_timeout)
-        self.cluster_id = cluster_id
+        self._fixed_cluster_id = cluster_id
+        self.cluster_id = cluster_id or _new_cluster_id()
         self._fixed_port = port
         self._port = port
         self._binary = binary
@@ -76,6 +81,7 @@ class Tansu(Launcher):
         if self.running:
             return
         binary = self._binary or tansu_binary()
+        self.cluster_id = self._fixed_cluster_id or _new_cluster_id()
 
         def launch(attempt: int) -> ChildProcess:
             self._port = port_for_attempt(
@@ -101,6 +107,10 @@ class Tansu(Launcher):
             describe=lambda: f"Tansu on {self.bootstrap_servers}",
             retry_when_exited=self._fixed_port is None,
         )
+
+
+def _new_cluster_id() -> str:
+    return f"vndx-{secrets.token_hex(6)}"
 
 
 async def _metadata_readable(bootstrap: str) -> bool:
