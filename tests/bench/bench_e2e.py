@@ -811,6 +811,10 @@ def verdict(phases: list[Phase], raw: dict[str, float]) -> tuple[str, dict[str, 
     found: dict[str, Any] = {"rate_goal_met": saturated.e2e_rate >= GOAL_PER_S}
     for phase in phases:
         path = percentiles(phase.event_path())
+        if not path["count"]:
+            found[f"latency_goal_met_{phase.name}"] = None
+            parts.append(f"latency not measured at {phase.offered}: no purchase was issued")
+            continue
         ratio = ratio_to(path["p99"], raw["p99"])
         met = ratio <= GOAL_RATIO
         found[f"latency_goal_met_{phase.name}"] = met

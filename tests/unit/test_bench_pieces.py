@@ -95,6 +95,14 @@ def test_the_verdict_names_the_offered_rate_where_latency_is_met_or_missed() -> 
     assert "20.0× raw" in line and "3.0× raw" in line
 
 
+def test_a_phase_where_nothing_was_issued_is_not_a_latency_goal_met() -> None:
+    raw = percentiles([0.010] * 10)
+    line, found = verdict([phase("saturated", 0.200, 50), phase("paced", 0.030, 0)], raw)
+    assert found["latency_goal_met_paced"] is None
+    assert "latency not measured at paced offer: no purchase was issued" in line
+    assert "latency goal met" not in line
+
+
 def test_encoded_requests_carry_json_headers_and_length() -> None:
     request = encode_request(
         "POST", "h:1", "/v1/x", headers={"Authorization": "Bearer t"}, json_body={"a": "đ"}
