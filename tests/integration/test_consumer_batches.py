@@ -377,8 +377,8 @@ def test_a_broker_that_comes_back_empty_is_read_from_the_start(tmp_path: Path) -
                 handlers={RETIRED: held_on_the_last},
                 publisher=first,
             )
-            task = asyncio.create_task(consumer.run())
-            try:
+
+            async def empty_the_broker_mid_batch() -> None:
                 assert await asyncio.to_thread(inside.wait, 30), consumer.stats
                 old_cluster = broker.cluster_id
                 await asyncio.to_thread(broker.stop)
@@ -389,15 +389,23 @@ def test_a_broker_that_comes_back_empty_is_read_from_the_start(tmp_path: Path) -
                 await second.publish([to_record(topic, envelope) for envelope in after])
                 await second.stop()
                 release.set()
-                wanted = {envelope.id for envelope in before + after}
-                deadline = time.monotonic() + 30
-                while {event_id for event_id, _ in _effects(engine)} != wanted:
-                    assert not task.done(), task
-                    assert time.monotonic() < deadline, (len(_effects(engine)), consumer.stats)
-                    await asyncio.sleep(0.2)
+
+            wanted = {envelope.id for envelope in before + after}
+            try:
+                await asyncio.gather(
+                    _run_until(
+                        consumer,
+                        # Not read while the batch holds the write lock.
+                        lambda: (
+                            release.is_set()
+                            and {event_id for event_id, _ in _effects(engine)} == wanted
+                        ),
+                        within_s=60,
+                    ),
+                    empty_the_broker_mid_batch(),
+                )
             finally:
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
+                release.set()
                 await first.stop()
 
         asyncio.run(scenario())
