@@ -42,7 +42,7 @@ format: $(STAMP) ## apply ruff's fixes and formatting
 	$(VENV)/bin/ruff format .
 
 test: $(STAMP) web-assets system-deps lint ## lint, then unit + integration tests on real Tansu, SeaweedFS, PostgreSQL
-	$(VENV)/bin/pytest -m "not slow" $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -m "not slow" --durations=15 $(PYTEST_ARGS)
 
 test-unit: $(STAMP) ## unit tests only (nothing running)
 	$(VENV)/bin/pytest tests/unit $(PYTEST_ARGS)
