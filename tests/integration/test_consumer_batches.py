@@ -17,14 +17,14 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from sqlalchemy import Engine, text
 from sqlmodel import Session
 
-from services.common.consumer import EventConsumer
+from services.common.consumer import EventConsumer, Handler
 from services.common.db import create_tables, make_engine
 from services.common.events import KafkaRecord, to_record
 from services.common.faults import CONSUMER_AFTER_EFFECT
@@ -128,6 +128,32 @@ class CountedCommits(EventConsumer):
         return consumer
 
 
+_Consumer = TypeVar("_Consumer", bound=EventConsumer)
+
+
+def _consumer_of(
+    kind: type[_Consumer],
+    topic: str,
+    settings: Settings,
+    engine: Engine,
+    publisher: KafkaPublisher,
+    *,
+    handler: Handler = _record_effect,
+    group: str | None = None,
+    **options: Any,
+) -> _Consumer:
+    """A consumer of ``topic`` alone, handling its retirements, in a fresh group by default."""
+    return kind(
+        settings=settings,
+        engine=engine,
+        group_id=group or f"test-{uuid.uuid4().hex[:8]}",
+        topics=[topic],
+        handlers={RETIRED: handler},
+        publisher=publisher,
+        **options,
+    )
+
+
 async def _run_until(consumer: EventConsumer, done: Callable[[], bool], within_s: float) -> None:
     task = asyncio.create_task(consumer.run())
     try:
@@ -196,13 +222,12 @@ def test_a_batch_is_applied_in_full_with_one_offset_commit(
         await publisher.publish(
             [to_record(topic, envelope) for envelope in events] + [to_record(topic, events[7])]
         )
-        consumer = CountedCommits(
-            settings=settings,
-            engine=engine,
-            group_id=f"test-{uuid.uuid4().hex[:8]}",
-            topics=[topic],
-            handlers={RETIRED: _record_effect},
-            publisher=publisher,
+        consumer = _consumer_of(
+            CountedCommits,
+            topic,
+            settings,
+            engine,
+            publisher,
             after_commit=lambda: wakes.append(1),
         )
         try:
@@ -246,14 +271,8 @@ def test_a_poison_event_in_a_batch_is_parked_and_its_neighbours_applied_once(
             + [to_record(topic, poison)]
             + [to_record(topic, e) for e in after]
         )
-        consumer = EventConsumer(
-            settings=settings,
-            engine=engine,
-            group_id=f"test-{uuid.uuid4().hex[:8]}",
-            topics=[topic],
-            handlers={RETIRED: handler},
-            publisher=publisher,
-            retry_delay_s=0.01,
+        consumer = _consumer_of(
+            EventConsumer, topic, settings, engine, publisher, handler=handler, retry_delay_s=0.01
         )
         try:
             await _run_until(consumer, lambda: consumer.stats.dead_lettered >= 2, within_s=60)
@@ -282,13 +301,13 @@ def _consume_until_killed(
     settings = Settings(
         kafka_bootstrap=bootstrap, data_dir=data_dir, fault_injection=CONSUMER_AFTER_EFFECT
     )
-    consumer = EventConsumer(
-        settings=settings,
-        engine=make_engine(database_url),
-        group_id=group,
-        topics=[topic],
-        handlers={RETIRED: _record_effect},
-        publisher=KafkaPublisher(settings),
+    consumer = _consumer_of(
+        EventConsumer,
+        topic,
+        settings,
+        make_engine(database_url),
+        KafkaPublisher(settings),
+        group=group,
     )
     asyncio.run(consumer.run())
 
@@ -322,14 +341,7 @@ def test_a_batch_replayed_after_a_crash_adds_nothing(tansu: Tansu, tmp_path: Pat
 
     async def replay() -> CountedCommits:
         publisher = KafkaPublisher(settings)
-        consumer = CountedCommits(
-            settings=settings,
-            engine=engine,
-            group_id=group,
-            topics=[topic],
-            handlers={RETIRED: _record_effect},
-            publisher=publisher,
-        )
+        consumer = _consumer_of(CountedCommits, topic, settings, engine, publisher, group=group)
         try:
             await _run_until(consumer, lambda: bool(consumer.commits), within_s=90)
         finally:
@@ -369,13 +381,8 @@ def test_a_broker_that_comes_back_empty_is_read_from_the_start(tmp_path: Path) -
         async def scenario() -> None:
             first = KafkaPublisher(settings)
             await first.publish([to_record(topic, envelope) for envelope in before])
-            consumer = EventConsumer(
-                settings=settings,
-                engine=engine,
-                group_id=f"test-{uuid.uuid4().hex[:8]}",
-                topics=[topic],
-                handlers={RETIRED: held_on_the_last},
-                publisher=first,
+            consumer = _consumer_of(
+                EventConsumer, topic, settings, engine, first, handler=held_on_the_last
             )
 
             async def empty_the_broker_mid_batch() -> None:

@@ -63,7 +63,8 @@ class Tansu(Launcher):
     ) -> None:
         super().__init__(log_file, start_timeout=start_timeout)
         self._fixed_cluster_id = cluster_id
-        self.cluster_id = cluster_id or _new_cluster_id()
+        #: The running broker's cluster id: drawn anew at every start unless one was given.
+        self.cluster_id = cluster_id
         self._fixed_port = port
         self._port = port
         self._binary = binary
@@ -81,14 +82,14 @@ class Tansu(Launcher):
         if self.running:
             return
         binary = self._binary or tansu_binary()
-        self.cluster_id = self._fixed_cluster_id or _new_cluster_id()
+        cluster_id = self.cluster_id = self._fixed_cluster_id or _new_cluster_id()
 
         def launch(attempt: int) -> ChildProcess:
             self._port = port_for_attempt(
                 attempt, fixed=self._fixed_port, previous=self._port, what="Tansu"
             )
             process = ChildProcess(
-                tansu_argv(binary, self.port, self.cluster_id),
+                tansu_argv(binary, self.port, cluster_id),
                 self.log_file,
                 env=child_environment({"RUST_BACKTRACE": "0"}),
             )
