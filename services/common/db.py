@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, Table, event, text
+from sqlalchemy import Connection, Engine, Table, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 from sqlmodel import Session, SQLModel, create_engine
@@ -81,6 +81,13 @@ def transaction(engine: Engine) -> Iterator[Session]:
 _readers: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
 
 
+def _reader(engine: Engine) -> Engine:
+    reader = _readers.get(engine)
+    if reader is None:
+        reader = _readers[engine] = engine.execution_options(**{READ_ONLY_OPTION: True})
+    return reader
+
+
 @contextmanager
 def reading(engine: Engine) -> Iterator[Session]:
     """A session that only reads: one consistent snapshot, rolled back at the end.
@@ -88,12 +95,16 @@ def reading(engine: Engine) -> Iterator[Session]:
     On SQLite it does not queue for the write lock as ``transaction`` does, so a read
     never waits for a writer (nor makes one wait). Whatever it might stage is discarded.
     """
-    reader = _readers.get(engine)
-    if reader is None:
-        reader = _readers[engine] = engine.execution_options(**{READ_ONLY_OPTION: True})
     # Closing (not rolling back) ends the transaction without expiring what was read.
-    with Session(reader, expire_on_commit=False) as session:
+    with Session(_reader(engine), expire_on_commit=False) as session:
         yield session
+
+
+@contextmanager
+def read_connection(engine: Engine) -> Iterator[Connection]:
+    """Like ``reading``, a plain connection for SQL that needs no ORM session."""
+    with _reader(engine).connect() as connection:
+        yield connection
 
 
 @contextmanager
