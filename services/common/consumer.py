@@ -34,6 +34,7 @@ from services.common.kafka import (
     kafka_security,
 )
 from services.common.observability import CURRENT_TRACEPARENT, continued_trace
+from services.common.outbox import has_staged_events
 from services.common.settings import Settings
 from services.contracts.envelope import Envelope, EventPayload, payload_class
 from services.contracts.topics import dead_letter_topic
@@ -128,6 +129,7 @@ class EventConsumer:
         handlers: Mapping[str, Handler],
         publisher: KafkaPublisher,
         after_commit: Callable[[], None] | None = None,
+        after_staging: Callable[[], None] | None = None,
         faults: FaultInjector | None = None,
         retry_delay_s: float = 0.2,
         fetch_max_wait_ms: int | None = None,
@@ -139,6 +141,8 @@ class EventConsumer:
         self._handlers = dict(handlers)
         self._publisher = publisher
         self._after_commit = after_commit or (lambda: None)
+        self._after_staging = after_staging or (lambda: None)
+        self._staged = False  # whether handlers staged events since the last _committed
         self._faults = faults or FaultInjector(settings.fault_injection)
         self._retry_delay_s = retry_delay_s
         self.fetch_max_wait_ms = fetch_max_wait_ms or settings.kafka_fetch_max_wait_ms
@@ -290,7 +294,7 @@ class EventConsumer:
             return await self._apply_one_by_one(handled)
         self._note_applied(applied, duplicates)
         if applied:
-            self._after_commit()
+            self._committed()
         return []
 
     async def _apply_one_by_one(self, handled: list[_Handled]) -> list[_DeadLetter]:
@@ -306,8 +310,15 @@ class EventConsumer:
                     )
                 )
         if any_applied:
-            self._after_commit()
+            self._committed()
         return given_up
+
+    def _committed(self) -> None:
+        self._after_commit()
+        if self._staged:
+            # Most events consumed stage nothing: the relay is not sent to look for them.
+            self._staged = False
+            self._after_staging()
 
     async def _apply_with_retries(
         self, envelope: Envelope, payload: EventPayload | None = None
@@ -367,6 +378,8 @@ class EventConsumer:
                     self._handlers[envelope.type](session, envelope, payload)
                 record_processed(session, self._group_id, envelope.id)
                 applied.append((envelope, span))
+            staged = has_staged_events(session)
+        self._staged |= staged
         return applied, duplicates
 
     def _note_applied(self, applied: _Applied, duplicates: int) -> None:

@@ -60,7 +60,20 @@ def add_event(
         payload, source=source, traceparent=traceparent or current_traceparent()
     )
     session.add(OutboxRow(**_row_values(payload, envelope)))
+    note_staged(session)
     return envelope
+
+
+_STAGED = "vndx_outbox_staged"
+
+
+def note_staged(session: Session) -> None:
+    """Remember that ``session`` staged an event (for writers that insert rows themselves)."""
+    session.info[_STAGED] = True
+
+
+def has_staged_events(session: Session) -> bool:
+    return bool(session.info.get(_STAGED))
 
 
 def outbox_row_values(payload: EventPayload, *, source: str) -> dict[str, Any]:

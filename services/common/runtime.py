@@ -57,9 +57,9 @@ class ServiceRuntime:
     ) -> None:
         """``migrations``: the service's Alembic scripts; without them, tables are created.
 
-        Once a consumer commits, the relay is woken (its handlers staged events), and so
-        is each of ``wake_after_consuming`` (work the events may have left, such as
-        access's extract builds).
+        Once a consumer commits, each of ``wake_after_consuming`` is woken (work the
+        events may have left, such as access's extract builds), and the relay too if
+        its handlers staged events.
         """
         self.settings = settings
         self._migrations = migrations
@@ -88,6 +88,7 @@ class ServiceRuntime:
                     else settings.kafka_fetch_max_wait_ms
                 ),
                 after_commit=self._after_consuming,
+                after_staging=self.relay.wake,
                 faults=self.faults,
             )
             for spec in consumers
@@ -95,7 +96,7 @@ class ServiceRuntime:
         #: Consumers the service runs itself (the audit worker's faust agent): (group, stats).
         self.external_consumers: list[tuple[str, ConsumerStats]] = []
         self._tasks: list[asyncio.Task[None]] = []
-        self._wake_after_consuming = [self.relay.wake, *wake_after_consuming]
+        self._wake_after_consuming = list(wake_after_consuming)
 
     def _after_consuming(self) -> None:
         for wake in self._wake_after_consuming:

@@ -35,6 +35,7 @@ from services.common.kafka import (
     ensure_topics,
 )
 from services.common.observability import current_traceparent, new_traceparent, trace_id_of
+from services.common.outbox import add_event, backlog
 from services.common.runtime import COMMON_TABLES
 from services.common.settings import Settings
 from services.contracts import catalog as catalog_events
@@ -213,8 +214,14 @@ def test_a_batch_is_applied_in_full_with_one_offset_commit(
     topic = _fresh_topic(tansu.bootstrap_servers)
     settings = _settings(tansu, tmp_path)
     engine = _engine(database_url)
-    events = _events(150)
+    events, quiet = _events(150), _events(5)
     wakes: list[int] = []
+    relay_wakes: list[int] = []
+
+    def record_and_stage_one(session: Session, envelope: Envelope, payload: EventPayload) -> None:
+        _record_effect(session, envelope, payload)
+        if envelope.id == events[3].id:
+            add_event(session, payload, source="/test")
 
     async def scenario() -> CountedCommits:
         publisher = KafkaPublisher(settings)
@@ -228,11 +235,18 @@ def test_a_batch_is_applied_in_full_with_one_offset_commit(
             settings,
             engine,
             publisher,
+            handler=record_and_stage_one,
             after_commit=lambda: wakes.append(1),
+            after_staging=lambda: relay_wakes.append(1),
         )
         try:
             await _run_until(consumer, lambda: bool(consumer.commits), within_s=60)
             await asyncio.sleep(0.5)  # time for a stray second commit to show
+            first_commits = list(consumer.commits)
+            # A second batch whose handlers stage nothing: no reason to wake the relay.
+            await publisher.publish([to_record(topic, envelope) for envelope in quiet])
+            await _run_until(consumer, lambda: len(consumer.commits) > 1, within_s=60)
+            consumer.commits = first_commits
         finally:
             await publisher.stop()
         return consumer
@@ -240,10 +254,12 @@ def test_a_batch_is_applied_in_full_with_one_offset_commit(
     consumer = asyncio.run(scenario())
     assert consumer.commits == [{TopicPartition(topic, 0): len(events) + 1}]
     effects = _effects(engine)
-    assert sorted(effects) == sorted((e.id, trace_id_of(e.traceparent)) for e in events)
-    assert (consumer.stats.applied, consumer.stats.duplicates) == (len(events), 1)
+    assert sorted(effects) == sorted((e.id, trace_id_of(e.traceparent)) for e in events + quiet)
+    assert (consumer.stats.applied, consumer.stats.duplicates) == (len(events + quiet), 1)
     assert consumer.stats.lag == {(topic, 0): 0}
-    assert wakes == [1], "the relay is woken once for the batch"
+    assert wakes == [1, 1], "woken once for each batch"
+    assert relay_wakes == [1], "the relay is woken for the batch that staged an event only"
+    assert backlog(engine) == 1
     # One log line per applied event, in that event's trace.
     assert sorted(applied_lines) == sorted(effects)
 

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Row, Table, bindparam, func
 from sqlmodel import Field, Session, SQLModel, col, select
 
-from services.common.outbox import OutboxRow
+from services.common.outbox import OutboxRow, note_staged
 from services.contracts.catalog import ListingSnapshot
 from services.orders.domain.model import Order, OrderStatus
 from services.orders.domain.quote_terms import QuoteTerms
@@ -372,6 +372,7 @@ def stage_event(session: Session, values: dict[str, Any]) -> None:
     """
     session.flush()
     session.connection().execute(_INSERT_OUTBOX, values)
+    note_staged(session)
 
 
 def listing_snapshots(session: Session, listing_ids: list[str]) -> dict[str, str]:
