@@ -116,6 +116,7 @@ class CountedCommits(EventConsumer):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.commits: list[dict[TopicPartition, int]] = []
+        self.committed = asyncio.Event()
 
     def _new_consumer(self) -> AIOKafkaConsumer:
         consumer = super()._new_consumer()
@@ -124,6 +125,7 @@ class CountedCommits(EventConsumer):
         async def commit(offsets: dict[TopicPartition, int]) -> None:
             await send(offsets)
             self.commits.append(dict(offsets))
+            self.committed.set()
 
         consumer.commit = commit  # type: ignore[method-assign]
         return consumer
@@ -239,13 +241,19 @@ def test_a_batch_is_applied_in_full_with_one_offset_commit(
             after_commit=lambda: wakes.append(1),
             after_staging=lambda: relay_wakes.append(1),
         )
-        try:
-            await _run_until(consumer, lambda: bool(consumer.commits), within_s=60)
+        first_commits: list[dict[TopicPartition, int]] = []
+
+        async def then_a_quiet_batch() -> None:
+            await consumer.committed.wait()
             await asyncio.sleep(0.5)  # time for a stray second commit to show
-            first_commits = list(consumer.commits)
+            first_commits.extend(consumer.commits)
             # A second batch whose handlers stage nothing: no reason to wake the relay.
             await publisher.publish([to_record(topic, envelope) for envelope in quiet])
+
+        try:
+            quiet_batch = asyncio.create_task(then_a_quiet_batch())
             await _run_until(consumer, lambda: len(consumer.commits) > 1, within_s=60)
+            await quiet_batch
             consumer.commits = first_commits
         finally:
             await publisher.stop()
