@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Engine, Index, bindparam, update
+from sqlalchemy import Engine, Index, Table, bindparam, update
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from services.common.db import read_connection, reading, transaction
@@ -46,6 +46,10 @@ class OutboxRow(SQLModel, table=True):
     envelope_json: str
     created_at: datetime = Field(default_factory=_utcnow)
     published_at: datetime | None = Field(default=None)
+
+
+#: The outbox as a Core table, for writers and the relay that skip the ORM.
+OUTBOX_TABLE: Table = OutboxRow.__table__  # type: ignore[attr-defined]
 
 
 def add_event(
@@ -101,16 +105,15 @@ class PendingEvent(NamedTuple):
     envelope_json: str
 
 
-_OUTBOX = OutboxRow.__table__  # type: ignore[attr-defined]
 _PENDING = (
-    select(_OUTBOX.c.seq, _OUTBOX.c.topic, _OUTBOX.c.envelope_json)
-    .where(_OUTBOX.c.published_at.is_(None))
-    .order_by(_OUTBOX.c.seq)
+    select(OUTBOX_TABLE.c.seq, OUTBOX_TABLE.c.topic, OUTBOX_TABLE.c.envelope_json)
+    .where(OUTBOX_TABLE.c.published_at.is_(None))
+    .order_by(OUTBOX_TABLE.c.seq)
     .limit(bindparam("limit"))
 )
 _MARK = (
-    update(_OUTBOX)
-    .where(_OUTBOX.c.seq == bindparam("marked_seq"))
+    update(OUTBOX_TABLE)
+    .where(OUTBOX_TABLE.c.seq == bindparam("marked_seq"))
     .values(published_at=bindparam("acknowledged_at"))
 )
 

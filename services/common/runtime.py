@@ -24,12 +24,12 @@ from services.common.inbox import InboxRow
 from services.common.kafka import KafkaPublisher
 from services.common.migrations import upgrade
 from services.common.objectstore import ObjectStore
-from services.common.outbox import OutboxRelay, OutboxRow
+from services.common.outbox import OUTBOX_TABLE, OutboxRelay
 from services.common.settings import Settings
 
 log = logging.getLogger(__name__)
 
-COMMON_TABLES: tuple[Table, ...] = (OutboxRow.__table__, InboxRow.__table__)  # type: ignore[attr-defined]
+COMMON_TABLES: tuple[Table, ...] = (OUTBOX_TABLE, InboxRow.__table__)  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)

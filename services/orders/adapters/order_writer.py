@@ -28,7 +28,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from services.common.db import transaction
-from services.common.outbox import OutboxRow
+from services.common.outbox import OUTBOX_TABLE
 from services.orders.adapters.orm import (
     IdempotencyRow,
     InvoiceRow,
@@ -41,7 +41,6 @@ from services.orders.domain.settlement import invoice_reference
 _ORDERS = OrderRow.__table__  # type: ignore[attr-defined]
 _KEYS = IdempotencyRow.__table__  # type: ignore[attr-defined]
 _INVOICES = InvoiceRow.__table__  # type: ignore[attr-defined]
-_OUTBOX = OutboxRow.__table__  # type: ignore[attr-defined]
 MAX_BATCH = 128
 
 
@@ -166,7 +165,7 @@ class OrderWriter:
             for (order, at), (number,) in zip(invoiced, numbers, strict=True):
                 assert at is not None
                 order.await_payment(invoice_reference(at.year, int(number)))
-        connection.execute(_OUTBOX.insert(), [item.outbox_values for item, _ in new])
+        connection.execute(OUTBOX_TABLE.insert(), [item.outbox_values for item, _ in new])
         connection.execute(_KEYS.insert(), [item.key_values for item, _ in new])
         connection.execute(
             _ORDERS.insert(),

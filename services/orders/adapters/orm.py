@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Row, Table, bindparam, func
 from sqlmodel import Field, Session, SQLModel, col, select
 
-from services.common.outbox import OutboxRow, note_staged
+from services.common.outbox import OUTBOX_TABLE, note_staged
 from services.contracts.catalog import ListingSnapshot
 from services.orders.domain.model import Order, OrderStatus
 from services.orders.domain.quote_terms import QuoteTerms
@@ -312,7 +312,6 @@ class OrderRepository:
 _ORDERS = OrderRow.__table__  # type: ignore[attr-defined]
 _KEYS = IdempotencyRow.__table__  # type: ignore[attr-defined]
 _LISTINGS = ListingRow.__table__  # type: ignore[attr-defined]
-_OUTBOX = OutboxRow.__table__  # type: ignore[attr-defined]
 _LEDGER = LedgerRow.__table__  # type: ignore[attr-defined]
 _INVOICES = InvoiceRow.__table__  # type: ignore[attr-defined]
 _SELECT_ORDER = select(_ORDERS).where(_ORDERS.c.id == bindparam("order_id"))
@@ -324,7 +323,7 @@ _SETTLE_INVOICE = (
     .values(bank_reference=bindparam("bank_reference"), settled_by=bindparam("settled_by"))
 )
 _INSERT_LEDGER = _LEDGER.insert()
-_INSERT_OUTBOX = _OUTBOX.insert()
+_INSERT_OUTBOX = OUTBOX_TABLE.insert()
 _SELECT_LISTING = select(_LISTINGS.c.snapshot).where(
     _LISTINGS.c.listing_id == bindparam("listing_id")
 )
