@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -43,6 +44,8 @@ log = logging.getLogger(__name__)
 
 #: How long one poll waits for records when there are none (it returns at the first).
 POLL_TIMEOUT_MS = 1000
+#: How long a stopping consumer tries to commit what it applied.
+SHUTDOWN_COMMIT_S = 2.0
 
 _T = TypeVar("_T")
 
@@ -66,20 +69,26 @@ class PoisonEvent(Exception):
     """An event that can never be applied; it goes to the dead-letter topic."""
 
 
-class _FromTheStart(ConsumerRebalanceListener):  # type: ignore[misc]
-    """Seeks the partitions of the consumer's first assignment to the start of their log."""
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Commits what was applied of partitions taken away; with ``rewind``, seeks the
+    partitions of the consumer's first assignment to the start of their log."""
 
-    def __init__(self, consumer: AIOKafkaConsumer, done: Callable[[], None]) -> None:
+    def __init__(self, owner: EventConsumer, consumer: AIOKafkaConsumer, *, rewind: bool) -> None:
+        self._owner = owner
         self._consumer = consumer
-        self._done = done
+        self._rewind = rewind
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
-        """Nothing to do: offsets are committed after each batch."""
+        try:
+            await self._owner.commit_applied(self._consumer, only=set(revoked))
+        except Exception:  # the next owner sees those events again; its inbox skips them
+            log.info("could not commit the offsets of revoked partitions", exc_info=True)
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
-        if assigned:
+        if assigned and self._rewind:
+            self._rewind = False
             await self._consumer.seek_to_beginning(*assigned)
-            self._done()
+            self._owner.rewound()
 
 
 @dataclass(frozen=True)
@@ -114,9 +123,9 @@ class EventConsumer:
     Records come a batch at a time (at most ``kafka_consumer_batch_max``). The
     handled events of a batch are applied in one transaction with their inbox
     rows, poison goes to the dead-letter topic, and then the offsets of the
-    whole batch are committed at once. A batch whose transaction fails is
-    applied again one event at a time, with retries, so only the event that
-    keeps failing is parked.
+    batches applied are committed together, at most every ``kafka_commit_interval_ms``.
+    A batch whose transaction fails is applied again one event at a time, with
+    retries, so only the event that keeps failing is parked.
     """
 
     def __init__(
@@ -149,8 +158,12 @@ class EventConsumer:
         self.stats = ConsumerStats()
         self._handled_families = {_family(t) for t in self._handlers}
         self._rewind_pending = False
+        self._commit_interval_s = settings.kafka_commit_interval_ms / 1000
+        #: Offsets of batches applied and not committed yet (by the current consumer).
+        self._applied: dict[TopicPartition, int] = {}
+        self._last_commit = 0.0
 
-    def _rewound(self) -> None:
+    def rewound(self) -> None:
         self._rewind_pending = False
 
     @property
@@ -179,21 +192,27 @@ class EventConsumer:
         cluster = ClusterWatch(self._publisher.cluster_id)
         while True:
             consumer = self._new_consumer()
-            if self._rewind_pending:
-                consumer.subscribe(self._topics, listener=_FromTheStart(consumer, self._rewound))
+            # Offsets applied on a broker that went away are never committed to its successor.
+            self._applied = {}
+            rebalance = _Rebalance(self, consumer, rewind=self._rewind_pending)
+            consumer.subscribe(self._topics, listener=rebalance)
             try:
                 await consumer.start()
                 delay = 0.5
                 while not await cluster.moved():
                     # Returns as soon as anything is fetched: a batch never waits to fill.
                     batch = await consumer.getmany(
-                        timeout_ms=POLL_TIMEOUT_MS,
+                        timeout_ms=self._poll_timeout_ms(),
                         max_records=self._settings.kafka_consumer_batch_max,
                     )
                     if batch:
                         await self._consume(consumer, batch)
+                    if self._commit_due():
+                        await self.commit_applied(consumer)
                 self._rewind_pending = True
             except asyncio.CancelledError:
+                with contextlib.suppress(Exception):  # a stop on a dead broker may not wait
+                    await asyncio.wait_for(self.commit_applied(consumer), SHUTDOWN_COMMIT_S)
                 raise
             except Exception as exc:
                 self.stats.last_error = repr(exc)
@@ -204,21 +223,59 @@ class EventConsumer:
                 with contextlib.suppress(Exception):  # closing a broken consumer may fail too
                     await consumer.stop()
 
+    def _commit_due(self) -> bool:
+        elapsed = time.monotonic() - self._last_commit
+        return bool(self._applied) and elapsed >= self._commit_interval_s
+
+    def _poll_timeout_ms(self) -> int:
+        """Wait no longer than the applied offsets may stay uncommitted."""
+        if not self._applied:
+            return POLL_TIMEOUT_MS
+        left_s = self._last_commit + self._commit_interval_s - time.monotonic()
+        return max(1, min(POLL_TIMEOUT_MS, int(left_s * 1000) + 1))
+
+    async def commit_applied(
+        self, consumer: AIOKafkaConsumer, only: set[TopicPartition] | None = None
+    ) -> None:
+        """Commit the offsets of the batches applied so far (of ``only`` these partitions).
+
+        Offsets of a partition taken away in a rebalance are forgotten even if the
+        commit fails: its next owner may see those events again, and its inbox skips them.
+        """
+        offsets = {
+            partition: offset
+            for partition, offset in self._applied.items()
+            if only is None or partition in only
+        }
+        for partition in offsets if only is None else only:
+            self._applied.pop(partition, None)
+        if not offsets:
+            return
+        self._last_commit = time.monotonic()
+        try:
+            await consumer.commit(offsets)
+        except Exception:
+            if only is None:  # kept for the next try; a lost broker starts afresh anyway
+                for partition, offset in offsets.items():
+                    self._applied.setdefault(partition, offset)
+            raise
+
     async def _consume(
         self, consumer: AIOKafkaConsumer, batch: Mapping[TopicPartition, list[Any]]
     ) -> None:
-        """Apply a batch, then commit every partition's offset once (only after the effects)."""
+        """Apply a batch and note its offsets, committed with the next commit due.
+
+        Offsets are committed only after the effects; committing at most every
+        ``kafka_commit_interval_ms`` while records keep coming spares the broker a
+        request per batch, and a crash in between only redelivers events the inbox skips.
+        """
         await self._process_batch([message for messages in batch.values() for message in messages])
-        await consumer.commit(
-            {
-                partition: messages[-1].offset + 1
-                for partition, messages in batch.items()
-                if messages
-            }
-        )
         for partition, messages in batch.items():
+            if not messages:
+                continue
+            self._applied[partition] = messages[-1].offset + 1
             highwater = consumer.highwater(partition)
-            if highwater is not None and messages:
+            if highwater is not None:
                 self.stats.lag[(partition.topic, partition.partition)] = max(
                     highwater - messages[-1].offset - 1, 0
                 )

@@ -88,6 +88,12 @@ class Settings(BaseSettings):
     kafka_consumer_batch_max: int = Field(
         default=200, ge=1, description="events a consumer applies in one transaction"
     )
+    kafka_commit_interval_ms: int = Field(
+        default=200,
+        ge=0,
+        le=60_000,
+        description="while events keep coming, how often at most a consumer commits offsets",
+    )
     consumer_max_attempts: int = 3
     outbox_poll_interval_s: float = 0.5
     max_event_bytes: int = 1_000_000

@@ -272,6 +272,63 @@ def test_a_batch_is_applied_in_full_with_one_offset_commit(
     assert sorted(applied_lines) == sorted(effects)
 
 
+async def _committed_offset(bootstrap: str, group: str, partition: TopicPartition) -> int | None:
+    reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    await reader.start()
+    try:
+        committed: int | None = await reader.committed(partition)
+        return committed
+    finally:
+        await reader.stop()
+
+
+def test_batches_in_quick_succession_share_one_offset_commit_and_a_stop_commits_the_rest(
+    tansu: Tansu, tmp_path: Path, database_url: str
+) -> None:
+    topic = _fresh_topic(tansu.bootstrap_servers)
+    partition = TopicPartition(topic, 0)
+    settings = _settings(tansu, tmp_path, kafka_commit_interval_ms=3000)
+    engine = _engine(database_url)
+    first, second, last = _events(10), _events(5), _events(3)
+    group = f"test-{uuid.uuid4().hex[:8]}"
+
+    async def until(what: str, done: Callable[[], bool], task: asyncio.Task[None]) -> None:
+        deadline = time.monotonic() + 30
+        while not done():
+            assert not task.done(), task
+            assert time.monotonic() < deadline, f"waited in vain for {what}"
+            await asyncio.sleep(0.02)
+
+    async def scenario() -> tuple[list[dict[TopicPartition, int]], list[int], int | None]:
+        publisher = KafkaPublisher(settings)
+        consumer = _consumer_of(CountedCommits, topic, settings, engine, publisher, group=group)
+        seen_at_second_batch: list[int] = []
+        await publisher.publish([to_record(topic, e) for e in first])
+        task = asyncio.create_task(consumer.run())
+        try:
+            # The first batch after a quiet spell is committed at once.
+            await until("the first commit", lambda: len(consumer.commits) == 1, task)
+            await publisher.publish([to_record(topic, e) for e in second])
+            await until("the second batch", lambda: consumer.stats.applied == 15, task)
+            seen_at_second_batch.append(len(consumer.commits))
+            # No record comes after it, and its offset is committed all the same.
+            await until("the due commit", lambda: len(consumer.commits) == 2, task)
+            await publisher.publish([to_record(topic, e) for e in last])
+            await until("the last batch", lambda: consumer.stats.applied == 18, task)
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            await publisher.stop()
+        stored = await _committed_offset(tansu.bootstrap_servers, group, partition)
+        return consumer.commits, seen_at_second_batch, stored
+
+    commits, seen_at_second_batch, stored = asyncio.run(scenario())
+    assert seen_at_second_batch == [1], "the second batch waits for the commit interval"
+    assert commits == [{partition: 10}, {partition: 15}, {partition: 18}]
+    assert stored == 18, "a stopping consumer commits what it applied"
+    assert len(_effects(engine)) == 18
+
+
 def test_a_poison_event_in_a_batch_is_parked_and_its_neighbours_applied_once(
     tansu: Tansu, tmp_path: Path, database_url: str
 ) -> None:
