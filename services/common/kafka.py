@@ -107,10 +107,14 @@ class KafkaPublisher:
             raise
 
 
+#: Partitions of each topic the services create.
+TOPIC_PARTITIONS = 3
+
+
 async def ensure_topics(
     bootstrap: str,
     topics: Iterable[str],
-    partitions: int = 3,
+    partitions: int = TOPIC_PARTITIONS,
     replication: int = 1,
     *,
     settings: Settings | None = None,

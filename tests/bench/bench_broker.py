@@ -1,0 +1,134 @@
+"""Benchmark of the embedded broker: what delivering a record costs as its topic grows.
+
+Run from the repository root:
+
+    .venv/bin/python -m tests.bench.bench_broker [--records N] [--steps N] [--rate N]
+
+Each reading produces ``--rate`` one-record batches a second for ``--window``
+seconds (as the outbox relays publish at a steady rate) to one consumer that
+commits after each batch at the services' fetch wait, and takes the broker's
+CPU over that window. Between readings ``--records`` more records are written.
+The reference is the first reading, on an almost empty topic. With Tansu's
+memory storage a fetch that returns records costs more the longer the topic
+(a consumer waiting at the head costs the same at any length), so the
+embedded stack's broker grows slower over a long run; Kafka's log segments are
+indexed by offset, so the growth is the embedded broker's, not the services'.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a file: make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+import psutil
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from rich.console import Console
+from rich.table import Table
+
+from services.common.kafka import TOPIC_PARTITIONS, ensure_topics
+from services.common.settings import Settings
+from vndx.embedded import Tansu
+
+TOPIC = "bench.broker.growth"
+RECORD = b"x" * 800  # about one event envelope
+
+
+async def measure(bootstrap: str, broker: psutil.Process, options: argparse.Namespace) -> Table:
+    await ensure_topics(bootstrap, [TOPIC], partitions=options.partitions)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False)
+    consumer = AIOKafkaConsumer(
+        TOPIC,
+        bootstrap_servers=bootstrap,
+        group_id="bench-broker",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=options.fetch_wait_ms,
+    )
+    await producer.start()
+    await consumer.start()
+    produced, consumed, caught_up = 0, 0, asyncio.Event()
+
+    async def consume() -> None:
+        nonlocal consumed
+        while True:
+            for partition, records in (await consumer.getmany(timeout_ms=1000)).items():
+                consumed += len(records)
+                await consumer.commit({partition: records[-1].offset + 1})
+            if consumed >= produced:
+                caught_up.set()
+
+    async def produce(count: int, per_s: float | None = None) -> None:
+        nonlocal produced
+        began = time.monotonic()
+        for n in range(count):
+            if per_s is not None:
+                await asyncio.sleep(max(0.0, began + n / per_s - time.monotonic()))
+            await producer.send_and_wait(TOPIC, RECORD, key=str(n).encode())  # a batch each
+            produced += 1
+        caught_up.clear()
+        await caught_up.wait()
+
+    async def reading() -> float:
+        """The broker's CPU, in cores, while records flow at the reading rate."""
+        times = broker.cpu_times()
+        began, before = time.monotonic(), times.user + times.system
+        await produce(int(options.rate * options.window), options.rate)
+        times = broker.cpu_times()
+        return float(times.user + times.system - before) / (time.monotonic() - began)
+
+    consuming = asyncio.create_task(consume())
+    table = Table(
+        title=f"Tansu (memory storage): {options.rate:g} records/s to one consumer "
+        f"(fetch_max_wait_ms={options.fetch_wait_ms}, a commit per batch)",
+        title_justify="left",
+    )
+    for column in ("records in the topic", "broker CPU, % of a core", "vs the first reading"):
+        table.add_column(column, justify="right")
+    try:
+        await produce(1)  # consumed once the group has joined
+        first = await reading()
+        table.add_row(f"{produced:,}", f"{100 * first:.1f}", "reference")
+        for _ in range(options.steps):
+            await produce(options.records)
+            share = await reading()
+            table.add_row(f"{produced:,}", f"{100 * share:.1f}", f"{share / first:.1f}×")
+    finally:
+        consuming.cancel()
+        await asyncio.gather(consuming, return_exceptions=True)
+        await consumer.stop()
+        await producer.stop()
+    return table
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=5000, help="records written per step")
+    parser.add_argument("--steps", type=int, default=4)
+    parser.add_argument("--partitions", type=int, default=TOPIC_PARTITIONS)
+    parser.add_argument("--rate", type=float, default=100.0, help="records/s while reading")
+    parser.add_argument("--window", type=float, default=5.0, help="seconds of each reading")
+    parser.add_argument("--fetch-wait-ms", type=int, default=Settings().kafka_fetch_max_wait_ms)
+    options = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="bench-broker-") as directory:
+        broker = Tansu(Path(directory) / "tansu.log")
+        broker.start()
+        try:
+            assert broker.pid is not None
+            table = asyncio.run(
+                measure(broker.bootstrap_servers, psutil.Process(broker.pid), options)
+            )
+        finally:
+            broker.stop()
+    Console().print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
