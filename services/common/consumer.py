@@ -239,26 +239,18 @@ class EventConsumer:
     ) -> None:
         """Commit the offsets of the batches applied so far (of ``only`` these partitions).
 
-        Offsets of a partition taken away in a rebalance are forgotten even if the
-        commit fails: its next owner may see those events again, and its inbox skips them.
+        Each offset is tried once. One whose commit failed, or whose partition a
+        rebalance took away while its batch was applied, is dropped: whoever reads that
+        partition next sees those events again, and the inbox skips them.
         """
-        offsets = {
-            partition: offset
-            for partition, offset in self._applied.items()
-            if only is None or partition in only
-        }
-        for partition in offsets if only is None else only:
-            self._applied.pop(partition, None)
+        wanted = set(self._applied) if only is None else only & set(self._applied)
+        offsets = {partition: self._applied.pop(partition) for partition in wanted}
+        assigned = consumer.assignment()
+        offsets = {p: offset for p, offset in offsets.items() if p in assigned}
         if not offsets:
             return
         self._last_commit = time.monotonic()
-        try:
-            await consumer.commit(offsets)
-        except Exception:
-            if only is None:  # kept for the next try; a lost broker starts afresh anyway
-                for partition, offset in offsets.items():
-                    self._applied.setdefault(partition, offset)
-            raise
+        await consumer.commit(offsets)
 
     async def _consume(
         self, consumer: AIOKafkaConsumer, batch: Mapping[TopicPartition, list[Any]]
