@@ -15,9 +15,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.client import AIOKafkaClient, CoordinationType
+from aiokafka.protocol.group import LeaveGroupRequest
 
 from services.common.kafka import kafka_security
 from services.common.settings import Settings
@@ -78,9 +81,15 @@ class ClusterWatch:
 async def commit_start_of_log(settings: Settings, group_id: str, topics: tuple[str, ...]) -> None:
     """Set ``group_id``'s committed offset of every partition of ``topics`` to 0.
 
-    For a group with no member left in it: the next member to join starts at
-    the beginning instead of at an offset committed from a log that is gone.
+    For a group whose members have all stopped: the next member to join starts
+    at the beginning instead of at an offset committed from a log that is gone.
+    A member still registered is one that stopped without leaving, and the
+    broker would refuse the commit for as long as it stays (Tansu did for good),
+    so it is sent away first. That happens when a consumer rejoins the new
+    broker just before it is stopped: aiokafka sends no LeaveGroup from
+    generation 0, the generation Tansu gives a group's first join.
     """
+    await leave_group(settings, group_id, await group_members(settings, group_id))
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap,
         group_id=group_id,
@@ -101,3 +110,41 @@ async def commit_start_of_log(settings: Settings, group_id: str, topics: tuple[s
             await consumer.commit(dict.fromkeys(partitions, 0))
     finally:
         await consumer.stop()
+
+
+async def group_members(settings: Settings, group_id: str) -> list[str]:
+    """The member ids the broker has registered in ``group_id``."""
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=settings.kafka_bootstrap, **kafka_security(settings)
+    )
+    await admin.start()
+    try:
+        described = await admin.describe_consumer_groups([group_id])
+    finally:
+        await admin.close()
+    return [
+        str(member["member_id"])
+        for response in described
+        for group in response.to_object()["groups"]
+        if group["group"] == group_id
+        for member in group["members"]
+    ]
+
+
+async def leave_group(settings: Settings, group_id: str, member_ids: Iterable[str]) -> None:
+    """Send a LeaveGroup for each of these members of ``group_id``.
+
+    A LeaveGroup for a member already gone is answered with an error and changes
+    nothing, so errors in the answers are not raised.
+    """
+    members = list(member_ids)
+    if not members:
+        return
+    client = AIOKafkaClient(bootstrap_servers=settings.kafka_bootstrap, **kafka_security(settings))
+    try:
+        await client.bootstrap()
+        node = await client.coordinator_lookup(CoordinationType.GROUP, group_id)
+        for member_id in members:
+            await client.send(node, LeaveGroupRequest(group_id, member_id))
+    finally:
+        await client.close()

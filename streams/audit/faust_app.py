@@ -38,12 +38,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from aiokafka.client import AIOKafkaClient, CoordinationType
 from aiokafka.helpers import create_ssl_context
-from aiokafka.protocol.group import LeaveGroupRequest
 from faust import App, SASLCredentials, SSLCredentials  # imported eagerly: ~1 s, not in the loop
 
-from services.common.broker_identity import ClusterWatch, commit_start_of_log
+from services.common.broker_identity import ClusterWatch, commit_start_of_log, leave_group
 from services.common.consumer import ConsumerStats, PoisonEvent, to_the_end
 from services.common.events import KafkaRecord
 from services.common.faults import CONSUMER_AFTER_EFFECT, FaultInjector
@@ -51,7 +49,6 @@ from services.common.kafka import (
     DLQ_ORIGIN_HEADER,
     DLQ_REASON_HEADER,
     KafkaPublisher,
-    kafka_security,
 )
 from services.common.settings import Settings
 from services.contracts.topics import (
@@ -257,20 +254,12 @@ class AuditWorker:
         LeaveGroup from generation 1 on; faust also closes the client while
         the coordinator is still leaving. Left in the group, the stopped
         member would hold up the next join (or a tool joining with another
-        assignor) until its session expires. A second LeaveGroup for a member
-        already gone is answered with an error and changes nothing.
+        assignor) until its session expires.
         """
-        client = AIOKafkaClient(
-            bootstrap_servers=self.settings.kafka_bootstrap, **kafka_security(self.settings)
-        )
         try:
-            await client.bootstrap()
-            node = await client.coordinator_lookup(CoordinationType.GROUP, self.group_id)
-            await client.send(node, LeaveGroupRequest(self.group_id, member_id))
+            await leave_group(self.settings, self.group_id, [member_id])
         except Exception:  # best effort: the session expires anyway
             log.warning("audit worker could not leave group %s", self.group_id, exc_info=True)
-        finally:
-            await client.close()
 
     def _note_lag(self, app: App, events: Sequence[Any]) -> None:
         """Messages behind each partition's high watermark (for /metrics), once per partition."""
