@@ -254,11 +254,12 @@ class AuditWorker:
         LeaveGroup from generation 1 on; faust also closes the client while
         the coordinator is still leaving. Left in the group, the stopped
         member would hold up the next join (or a tool joining with another
-        assignor) until its session expires.
+        assignor) until the broker drops it, which Tansu was seen not to do
+        long after the session timeout.
         """
         try:
             await leave_group(self.settings, self.group_id, [member_id])
-        except Exception:  # best effort: the session expires anyway
+        except Exception:  # best effort: a reset sends leftover members away too
             log.warning("audit worker could not leave group %s", self.group_id, exc_info=True)
 
     def _note_lag(self, app: App, events: Sequence[Any]) -> None:
