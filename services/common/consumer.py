@@ -223,16 +223,17 @@ class EventConsumer:
                 with contextlib.suppress(Exception):  # closing a broken consumer may fail too
                     await consumer.stop()
 
+    def _commit_left_s(self) -> float:
+        return self._last_commit + self._commit_interval_s - time.monotonic()
+
     def _commit_due(self) -> bool:
-        elapsed = time.monotonic() - self._last_commit
-        return bool(self._applied) and elapsed >= self._commit_interval_s
+        return bool(self._applied) and self._commit_left_s() <= 0
 
     def _poll_timeout_ms(self) -> int:
         """Wait no longer than the applied offsets may stay uncommitted."""
         if not self._applied:
             return POLL_TIMEOUT_MS
-        left_s = self._last_commit + self._commit_interval_s - time.monotonic()
-        return max(1, min(POLL_TIMEOUT_MS, int(left_s * 1000) + 1))
+        return max(1, min(POLL_TIMEOUT_MS, int(self._commit_left_s() * 1000) + 1))
 
     async def commit_applied(
         self, consumer: AIOKafkaConsumer, only: set[TopicPartition] | None = None
@@ -243,9 +244,9 @@ class EventConsumer:
         rebalance took away while its batch was applied, is dropped: whoever reads that
         partition next sees those events again, and the inbox skips them.
         """
-        wanted = set(self._applied) if only is None else only & set(self._applied)
-        offsets = {partition: self._applied.pop(partition) for partition in wanted}
+        taken = list(self._applied) if only is None else only & self._applied.keys()
         assigned = consumer.assignment()
+        offsets = {p: self._applied.pop(p) for p in taken}
         offsets = {p: offset for p, offset in offsets.items() if p in assigned}
         if not offsets:
             return

@@ -34,6 +34,7 @@ from rich.table import Table
 
 from services.common.kafka import TOPIC_PARTITIONS, ensure_topics
 from services.common.settings import Settings
+from tests.bench.cpu_accounting import cpu_seconds
 from vndx.embedded import Tansu
 
 TOPIC = "bench.broker.growth"
@@ -77,11 +78,9 @@ async def measure(bootstrap: str, broker: psutil.Process, options: argparse.Name
 
     async def reading() -> float:
         """The broker's CPU, in cores, while records flow at the reading rate."""
-        times = broker.cpu_times()
-        began, before = time.monotonic(), times.user + times.system
+        began, before = time.monotonic(), cpu_seconds(broker)
         await produce(int(options.rate * options.window), options.rate)
-        times = broker.cpu_times()
-        return float(times.user + times.system - before) / (time.monotonic() - began)
+        return (cpu_seconds(broker) - before) / (time.monotonic() - began)
 
     consuming = asyncio.create_task(consume())
     table = Table(

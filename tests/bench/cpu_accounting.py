@@ -32,7 +32,7 @@ class Snapshot:
     machine_idle_s: float
 
 
-def _cpu_seconds(process: psutil.Process) -> float:
+def cpu_seconds(process: psutil.Process) -> float:
     times = process.cpu_times()
     # Children it has waited for (short-lived helpers) count with it.
     return float(times.user + times.system + times.children_user + times.children_system)
@@ -53,7 +53,7 @@ def take(roots: Mapping[str, int]) -> Snapshot:
                 continue
             owner = _nearest_label(process, label_of, label)
             try:
-                per_process[process.pid] = (owner, _cpu_seconds(process))
+                per_process[process.pid] = (owner, cpu_seconds(process))
             except psutil.NoSuchProcess:
                 continue
     idle, busy = machine_idle_and_busy(psutil.cpu_times()._asdict())

@@ -1,4 +1,5 @@
-"""Read what is on a topic, without joining a consumer group (joins are slow on Tansu)."""
+"""Read what is on a topic, without joining a consumer group (joins are slow on Tansu),
+and what a group has committed."""
 
 from __future__ import annotations
 
@@ -67,3 +68,15 @@ def read_topic_sync(
     bootstrap: str, topic: str, **kwargs: object
 ) -> list[tuple[bytes | None, Envelope]]:
     return asyncio.run(read_topic(bootstrap, topic, **kwargs))  # type: ignore[arg-type]
+
+
+async def committed_offsets(
+    bootstrap: str, group: str, partitions: list[TopicPartition]
+) -> dict[TopicPartition, int | None]:
+    """The offset ``group`` has committed for each partition (None where it has none)."""
+    reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    await reader.start()
+    try:
+        return {partition: await reader.committed(partition) for partition in partitions}
+    finally:
+        await reader.stop()

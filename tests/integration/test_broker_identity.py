@@ -11,6 +11,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from services.common.broker_identity import commit_start_of_log, group_members
 from services.common.kafka import ensure_topics
 from services.common.settings import Settings
+from tests.integration.kafka_probe import committed_offsets
 from vndx.embedded import Tansu
 
 
@@ -18,7 +19,7 @@ def test_a_member_that_stopped_without_leaving_does_not_block_the_reset(
     tansu: Tansu, tmp_path: Path
 ) -> None:
     bootstrap = tansu.bootstrap_servers
-    settings = Settings(kafka_bootstrap=bootstrap, data_dir=tmp_path)  # type: ignore[call-arg]
+    settings = Settings(kafka_bootstrap=bootstrap, data_dir=tmp_path)
     topic, group = f"test.reset.{uuid.uuid4().hex[:8]}", f"test-{uuid.uuid4().hex[:8]}"
     partitions = [TopicPartition(topic, n) for n in range(3)]
 
@@ -37,12 +38,7 @@ def test_a_member_that_stopped_without_leaving_does_not_block_the_reset(
 
         await asyncio.wait_for(commit_start_of_log(settings, group, (topic,)), timeout=20)
 
-        reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group)
-        await reader.start()
-        try:
-            committed = {tp: await reader.committed(tp) for tp in partitions}
-        finally:
-            await reader.stop()
+        committed = await committed_offsets(bootstrap, group, partitions)
         return left_behind, await group_members(settings, group), committed
 
     left_behind, remaining, committed = asyncio.run(scenario())

@@ -41,6 +41,7 @@ from services.common.settings import Settings
 from services.contracts import catalog as catalog_events
 from services.contracts.envelope import Envelope, EventPayload
 from services.contracts.topics import dead_letter_topic
+from tests.integration.kafka_probe import committed_offsets
 from vndx.embedded import Tansu
 
 RETIRED = catalog_events.ListingRetired.event_type
@@ -272,16 +273,6 @@ def test_a_batch_is_applied_in_full_with_one_offset_commit(
     assert sorted(applied_lines) == sorted(effects)
 
 
-async def _committed_offset(bootstrap: str, group: str, partition: TopicPartition) -> int | None:
-    reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
-    await reader.start()
-    try:
-        committed: int | None = await reader.committed(partition)
-        return committed
-    finally:
-        await reader.stop()
-
-
 def test_batches_in_quick_succession_share_one_offset_commit_and_a_stop_commits_the_rest(
     tansu: Tansu, tmp_path: Path, database_url: str
 ) -> None:
@@ -319,8 +310,8 @@ def test_batches_in_quick_succession_share_one_offset_commit_and_a_stop_commits_
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
             await publisher.stop()
-        stored = await _committed_offset(tansu.bootstrap_servers, group, partition)
-        return consumer.commits, seen_at_second_batch, stored
+        stored = await committed_offsets(tansu.bootstrap_servers, group, [partition])
+        return consumer.commits, seen_at_second_batch, stored[partition]
 
     commits, seen_at_second_batch, stored = asyncio.run(scenario())
     assert seen_at_second_batch == [1], "the second batch waits for the commit interval"
