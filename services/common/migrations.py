@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
@@ -137,3 +138,18 @@ def head_revision(script_location: Path) -> str | None:
 def _has_service_tables(existing: set[str], script_location: Path) -> bool:
     # The outbox and inbox alone do not make a legacy database: every service has them.
     return bool(existing - {"outbox", "inbox"}) and (script_location / "versions").is_dir()
+
+
+def add_outbox_replays() -> None:
+    """Revision step shared by every service: the outbox counts replays (see outbox.py)."""
+    from alembic import op
+
+    with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("replays", sa.Integer(), nullable=False, server_default="0"))
+
+
+def drop_outbox_replays() -> None:
+    from alembic import op
+
+    with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.drop_column("replays")

@@ -3,6 +3,7 @@
 ``add_event`` writes the row in the caller's transaction; ``OutboxRelay``
 publishes unpublished rows in order and marks them. A relay killed between
 publish and mark publishes again after restart: consumers dedupe by event id.
+``mark_for_replay`` makes rows publish again; a relay's mark never undoes it.
 """
 
 from __future__ import annotations
@@ -46,6 +47,9 @@ class OutboxRow(SQLModel, table=True):
     envelope_json: str
     created_at: datetime = Field(default_factory=_utcnow)
     published_at: datetime | None = Field(default=None)
+    #: How often an operator asked for this row to be published again: a relay marks a
+    #: row only if it is the one it read, so a replay asked for meanwhile still happens.
+    replays: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 #: The outbox as a Core table, for writers and the relay that skip the ORM.
@@ -84,7 +88,12 @@ def outbox_row_values(payload: EventPayload, *, source: str) -> dict[str, Any]:
     """The outbox row ``add_event`` would stage (in the current trace), as plain values,
     for writers that insert many rows in one statement."""
     envelope = Envelope.wrap(payload, source=source, traceparent=current_traceparent())
-    return {**_row_values(payload, envelope), "created_at": envelope.time, "published_at": None}
+    return {
+        **_row_values(payload, envelope),
+        "created_at": envelope.time,
+        "published_at": None,
+        "replays": 0,
+    }
 
 
 def _row_values(payload: EventPayload, envelope: Envelope) -> dict[str, Any]:
@@ -103,10 +112,23 @@ class PendingEvent(NamedTuple):
     seq: int
     topic: str
     envelope_json: str
+    replays: int
+
+
+class Acknowledged(NamedTuple):
+    """A published row waiting to be marked: when the broker had it, and which replay."""
+
+    at: datetime
+    replays: int
 
 
 _PENDING = (
-    select(OUTBOX_TABLE.c.seq, OUTBOX_TABLE.c.topic, OUTBOX_TABLE.c.envelope_json)
+    select(
+        OUTBOX_TABLE.c.seq,
+        OUTBOX_TABLE.c.topic,
+        OUTBOX_TABLE.c.envelope_json,
+        OUTBOX_TABLE.c.replays,
+    )
     .where(OUTBOX_TABLE.c.published_at.is_(None))
     .order_by(OUTBOX_TABLE.c.seq)
     .limit(bindparam("limit"))
@@ -114,6 +136,7 @@ _PENDING = (
 _MARK = (
     update(OUTBOX_TABLE)
     .where(OUTBOX_TABLE.c.seq == bindparam("marked_seq"))
+    .where(OUTBOX_TABLE.c.replays == bindparam("read_replays"))
     .values(published_at=bindparam("acknowledged_at"))
 )
 
@@ -127,19 +150,25 @@ def pending_rows(engine: Engine, limit: int, skip: Collection[int] = ()) -> list
     return [PendingEvent(*row) for row in rows if row.seq not in skip][:limit]
 
 
-def mark_published(engine: Engine, seqs: Sequence[int], at: datetime | None = None) -> None:
-    """Mark rows as published ``at`` the broker's acknowledgement (now if not given)."""
-    mark_acknowledged(engine, {seq: at or _utcnow() for seq in seqs})
+def mark_published(engine: Engine, rows: Sequence[PendingEvent]) -> None:
+    """Mark rows read by ``pending_rows`` as published now."""
+    now = _utcnow()
+    mark_acknowledged(engine, {row.seq: Acknowledged(now, row.replays) for row in rows})
 
 
-def mark_acknowledged(engine: Engine, acknowledged: Mapping[int, datetime]) -> None:
-    """Mark each row as published at its own acknowledgement time, in one transaction."""
+def mark_acknowledged(engine: Engine, acknowledged: Mapping[int, Acknowledged]) -> None:
+    """Mark each row as published at its own acknowledgement time, in one transaction.
+
+    A row replayed since it was read is left unpublished, to go out again."""
     if not acknowledged:
         return
     with engine.begin() as connection:
         connection.execute(
             _MARK,
-            [{"marked_seq": seq, "acknowledged_at": at} for seq, at in acknowledged.items()],
+            [
+                {"marked_seq": seq, "read_replays": ack.replays, "acknowledged_at": ack.at}
+                for seq, ack in acknowledged.items()
+            ],
         )
 
 
@@ -147,7 +176,9 @@ def mark_for_replay(engine: Engine, since: datetime) -> int:
     """Make every event created since ``since`` publish again; return how many."""
     with transaction(engine) as session:
         result = session.execute(
-            update(OutboxRow).where(col(OutboxRow.created_at) >= since).values(published_at=None)
+            update(OutboxRow)
+            .where(col(OutboxRow.created_at) >= since)
+            .values(published_at=None, replays=col(OutboxRow.replays) + 1)
         )
         return int(getattr(result, "rowcount", 0) or 0)
 
@@ -195,7 +226,7 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._faults = faults or FaultInjector()
         self._wakeup = Wakeup()
-        self._unmarked: dict[int, datetime] = {}  # seq → broker acknowledgement
+        self._unmarked: dict[int, Acknowledged] = {}  # seq → broker acknowledgement
         self._marks_waiting = asyncio.Event()
 
     def wake(self) -> None:
@@ -220,7 +251,7 @@ class OutboxRelay:
         # The time the broker had them, not the time the marking got the write lock.
         acknowledged = _utcnow()
         self._faults.maybe_crash(OUTBOX_AFTER_PUBLISH)
-        self._unmarked.update((row.seq, acknowledged) for row in rows if row.seq)
+        self._unmarked.update((row.seq, Acknowledged(acknowledged, row.replays)) for row in rows)
         self._marks_waiting.set()
         return len(rows)
 

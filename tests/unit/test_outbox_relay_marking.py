@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import Engine, text
@@ -16,7 +17,7 @@ from sqlmodel import col, select
 
 from services.common.db import create_tables, make_engine, reading, transaction
 from services.common.events import KafkaRecord
-from services.common.outbox import OutboxRelay, OutboxRow, add_event, backlog
+from services.common.outbox import OutboxRelay, OutboxRow, add_event, backlog, mark_for_replay
 from services.common.runtime import COMMON_TABLES, ServiceRuntime
 from services.common.settings import Settings
 from services.contracts import catalog as catalog_events
@@ -27,6 +28,18 @@ def _outbox_database(tmp_path: Path) -> Engine:
     engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
     create_tables(engine, COMMON_TABLES)
     return engine
+
+
+class _RecordingBroker:
+    """Stands in for the broker: the keys of what was published, in order."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+        self.arrived = asyncio.Event()
+
+    async def publish(self, records: list[KafkaRecord]) -> None:
+        self.sent.extend(bytes(record.key or b"").decode() for record in records)
+        self.arrived.set()
 
 
 def _retired(listing_id: str) -> catalog_events.ListingRetired:
@@ -67,14 +80,9 @@ async def test_rows_go_out_while_their_mark_waits_and_are_never_sent_twice(
     tmp_path: Path,
 ) -> None:
     engine = _outbox_database(tmp_path)
-    sent: list[str] = []
-    arrived = asyncio.Event()
-
-    async def publish(records: list[KafkaRecord]) -> None:
-        sent.extend(bytes(record.key or b"").decode() for record in records)
-        arrived.set()
-
-    relay = OutboxRelay(engine, publish, poll_interval_s=0.05)
+    broker = _RecordingBroker()
+    sent, arrived = broker.sent, broker.arrived
+    relay = OutboxRelay(engine, broker.publish, poll_interval_s=0.05)
     first = str(uuid.uuid4())
     with transaction(engine) as session:
         add_event(session, _retired(first), source="/test")
@@ -150,6 +158,33 @@ async def test_a_relay_reading_on_the_event_loop_publishes_in_order_and_marks(
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         engine.dispose()
+
+
+async def test_a_replay_asked_for_while_a_mark_waits_publishes_the_row_again(
+    tmp_path: Path,
+) -> None:
+    # An operator replays the outbox right after the broker lost what the relay had
+    # just published: the relay's mark, written later, must not cancel the replay.
+    engine = _outbox_database(tmp_path)
+    broker = _RecordingBroker()
+    sent, arrived = broker.sent, broker.arrived
+    relay = OutboxRelay(engine, broker.publish, poll_interval_s=0.05, mark_every_s=0.5)
+    key = str(uuid.uuid4())
+    with transaction(engine) as session:
+        add_event(session, _retired(key), source="/test")
+    task = asyncio.create_task(relay.run())
+    try:
+        await asyncio.wait_for(arrived.wait(), timeout=10)
+        assert mark_for_replay(engine, datetime(1970, 1, 1, tzinfo=UTC)) == 1
+        for _ in range(200):
+            if len(sent) == 2 and backlog(engine) == 0:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert sent == [key, key]
+    assert backlog(engine) == 0
 
 
 def test_a_service_on_sqlite_reads_its_outbox_on_the_event_loop(tmp_path: Path) -> None:
