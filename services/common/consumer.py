@@ -117,6 +117,12 @@ class _DeadLetter:
 _Applied = list[tuple[Envelope, str]]
 
 
+def group_session(settings: Settings) -> dict[str, int]:
+    """How long the broker keeps a silent member, and how often the member speaks up."""
+    session_ms = settings.kafka_session_timeout_ms
+    return {"session_timeout_ms": session_ms, "heartbeat_interval_ms": session_ms // 3}
+
+
 class EventConsumer:
     """Consumes topics in a group and applies handled event types exactly once.
 
@@ -178,6 +184,7 @@ class EventConsumer:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             fetch_max_wait_ms=self.fetch_max_wait_ms,
+            **group_session(self._settings),
             max_partition_fetch_bytes=max(self._settings.max_event_bytes * 2, 1_048_576),
             **kafka_security(self._settings),
         )

@@ -45,6 +45,8 @@ ALL_SERVICE_SECRETS = frozenset().union(*SERVICE_SECRETS.values())
 
 #: Kafka's own default: it answers a fetch as soon as a record arrives.
 PRODUCTION_FETCH_MAX_WAIT_MS = 500
+#: aiokafka's default, above Kafka's smallest allowed session (6 s).
+PRODUCTION_SESSION_TIMEOUT_MS = 10_000
 
 
 class InsecureProductionSettings(RuntimeError):
@@ -94,6 +96,10 @@ class Settings(BaseSettings):
         le=60_000,
         description="while events keep coming, how often at most a consumer commits offsets",
     )
+    #: How long the broker keeps a silent group member. Tansu makes a group's first
+    #: join wait about half of it, and a member restarted after leaving wait about
+    #: twice it (18 s at aiokafka's default 10 s); Kafka refuses less than 6 s.
+    kafka_session_timeout_ms: int = Field(default=3000, ge=1000, le=300_000)
     consumer_max_attempts: int = 3
     outbox_poll_interval_s: float = 0.5
     max_event_bytes: int = 1_000_000
@@ -194,12 +200,14 @@ class Settings(BaseSettings):
     grant_listing_wait_s: float = Field(default=600.0, gt=0, description="for its schema")
 
     @model_validator(mode="after")
-    def _kafka_long_poll_in_production(self) -> Settings:
+    def _kafka_defaults_in_production(self) -> Settings:
         # Only defaults change: a wait the operator set is kept.
         if self.env == "production":
             for name in ("kafka_fetch_max_wait_ms", "kafka_background_fetch_max_wait_ms"):
                 if name not in self.model_fields_set:
                     setattr(self, name, PRODUCTION_FETCH_MAX_WAIT_MS)
+            if "kafka_session_timeout_ms" not in self.model_fields_set:
+                self.kafka_session_timeout_ms = PRODUCTION_SESSION_TIMEOUT_MS
         return self
 
     @cached_property

@@ -13,6 +13,11 @@ memory storage a fetch that returns records costs more the longer the topic
 (a consumer waiting at the head costs the same at any length), so the
 embedded stack's broker grows slower over a long run; Kafka's log segments are
 indexed by offset, so the growth is the embedded broker's, not the services'.
+
+A second table shows how long a group member waits for its partitions on Tansu:
+at a group's first join, and when it restarts after leaving (a service restarted),
+for aiokafka's default session (production's, 10 s) and the embedded stack's
+(``VNDX_KAFKA_SESSION_TIMEOUT_MS``); the consumers use ``group_session``.
 """
 
 from __future__ import annotations
@@ -32,12 +37,14 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from rich.console import Console
 from rich.table import Table
 
+from services.common.consumer import group_session
 from services.common.kafka import TOPIC_PARTITIONS, ensure_topics
-from services.common.settings import Settings
+from services.common.settings import PRODUCTION_SESSION_TIMEOUT_MS, Settings
 from tests.bench.cpu_accounting import cpu_seconds
 from vndx.embedded import Tansu
 
 TOPIC = "bench.broker.growth"
+REJOIN_TOPIC = "bench.broker.rejoin"
 RECORD = b"x" * 800  # about one event envelope
 
 
@@ -106,6 +113,45 @@ async def measure(bootstrap: str, broker: psutil.Process, options: argparse.Name
     return table
 
 
+async def _assigned_after_s(bootstrap: str, group: str, settings: Settings) -> float:
+    """Seconds from starting a group member until it holds partitions; it then leaves."""
+    consumer = AIOKafkaConsumer(
+        REJOIN_TOPIC, bootstrap_servers=bootstrap, group_id=group, **group_session(settings)
+    )
+    began = time.monotonic()
+    await consumer.start()
+    try:
+        while not consumer.assignment():
+            await consumer.getmany(timeout_ms=50)
+        return time.monotonic() - began
+    finally:
+        await consumer.stop()
+
+
+async def measure_rejoins(bootstrap: str, sessions_ms: list[int]) -> Table:
+    await ensure_topics(bootstrap, [REJOIN_TOPIC])
+    table = Table(
+        title="Tansu: seconds until a group member holds its partitions", title_justify="left"
+    )
+    for column in ("session timeout ms", "first join of the group", "restarted after leaving"):
+        table.add_column(column, justify="right")
+    for session_ms in sessions_ms:
+        settings = Settings(kafka_session_timeout_ms=session_ms)
+        group = f"bench-rejoin-{session_ms}"
+        first = await _assigned_after_s(bootstrap, group, settings)
+        again = await _assigned_after_s(bootstrap, group, settings)
+        table.add_row(f"{session_ms:,}", f"{first:.1f}", f"{again:.1f}")
+    return table
+
+
+async def measure_all(
+    bootstrap: str, broker: psutil.Process, options: argparse.Namespace
+) -> list[Table]:
+    growth = await measure(bootstrap, broker, options)
+    sessions = [PRODUCTION_SESSION_TIMEOUT_MS, Settings().kafka_session_timeout_ms]
+    return [growth, await measure_rejoins(bootstrap, sessions)]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=5000, help="records written per step")
@@ -120,12 +166,13 @@ def main(argv: list[str] | None = None) -> int:
         broker.start()
         try:
             assert broker.pid is not None
-            table = asyncio.run(
-                measure(broker.bootstrap_servers, psutil.Process(broker.pid), options)
+            tables = asyncio.run(
+                measure_all(broker.bootstrap_servers, psutil.Process(broker.pid), options)
             )
         finally:
             broker.stop()
-    Console().print(table)
+    for table in tables:
+        Console().print(table)
     return 0
 
 

@@ -1,4 +1,5 @@
-"""How long consumers let the broker hold a fetch: per broker, and per consumer."""
+"""How long consumers let the broker hold a fetch (per broker, and per consumer), and
+how long the broker keeps a silent group member."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 import pytest
 
 from services.access.consumers import consumer_specs as access_consumers
+from services.common.consumer import group_session
 from services.common.runtime import ConsumerSpec, ServiceRuntime
 from services.common.settings import Settings
 from services.orders.consumers import consumer_specs as orders_consumers
@@ -25,12 +27,22 @@ def test_production_waits_as_long_as_kafka_does_by_default() -> None:
     assert settings.kafka_background_fetch_max_wait_ms == 500
 
 
-def test_production_keeps_a_wait_the_operator_set(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("VNDX_ENV", "production")
-    monkeypatch.setenv("VNDX_KAFKA_BACKGROUND_FETCH_MAX_WAIT_MS", "250")
-    settings = Settings(kafka_fetch_max_wait_ms=50)
-    assert settings.kafka_fetch_max_wait_ms == 50
-    assert settings.kafka_background_fetch_max_wait_ms == 250
+def test_a_group_session_is_short_on_tansu_and_kafkas_default_in_production() -> None:
+    # Tansu holds a restarted member's join for about twice the session.
+    assert Settings(env="embedded").kafka_session_timeout_ms == 3000
+    assert Settings(env="production").kafka_session_timeout_ms == 10_000
+    assert (
+        Settings(env="production", kafka_session_timeout_ms=7000).kafka_session_timeout_ms == 7000
+    )
+    with pytest.raises(ValueError, match="kafka_session_timeout_ms"):
+        Settings(kafka_session_timeout_ms=500)
+
+
+def test_event_consumers_heartbeat_three_times_a_session() -> None:
+    assert group_session(Settings(kafka_session_timeout_ms=4500)) == {
+        "session_timeout_ms": 4500,
+        "heartbeat_interval_ms": 1500,
+    }
 
 
 def test_a_wait_outside_what_a_broker_accepts_is_refused() -> None:
