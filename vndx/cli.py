@@ -59,13 +59,17 @@ def up(
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     try:
+        # Before anything starts: the services start side by side, and one refused
+        # port would otherwise be reported only once the others were up.
+        for service in stack.config.services:
+            stack.require_free_port(service)
         with console.status("starting broker and object store…"):
             stack.start_infrastructure()
         console.print(f"Kafka (Tansu)  {stack.tansu.bootstrap_servers}")
         console.print(f"S3 (SeaweedFS) http://{stack.s3.endpoint}  bucket vndx-data")
+        with console.status(f"starting {', '.join(stack.config.services)}…"):
+            stack.start_services(stack.config.services)
         for service in stack.config.services:
-            with console.status(f"starting {service}…"):
-                stack.start_service(service)
             definition = next(s for s in SERVICES if s.name == service)
             console.print(f"{service:<14} {stack.url(service)}{definition.docs_path}")
         console.print(f"[green]vndx is up[/green]; data in {stack.data_dir}. Ctrl-C stops it.")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -160,12 +160,16 @@ class EmbeddedStack:
             self.s3.start()
         ObjectStore.from_settings(self.settings()).ensure_bucket()
 
+    def require_free_port(self, service: str) -> None:
+        """Raise ``PortInUseError`` naming ``service`` if another program holds its port."""
+        require_free_port(self.port(service), f"{service} (VNDX_{service.upper()}_PORT)")
+
     def start_service(self, service: str) -> ChildProcess:
         definition = _definition(service)
         port = self.port(service)
         # Checked first: a process that cannot bind lives long enough for a health
         # check to be answered by whatever holds the port (another vndx, say).
-        require_free_port(port, f"{service} (VNDX_{service.upper()}_PORT)")
+        self.require_free_port(service)
         log_file = self.log_dir / f"{service}.log"
         process = ChildProcess(
             [
@@ -197,10 +201,19 @@ class EmbeddedStack:
         )
         return process
 
+    def start_services(self, services: Sequence[str]) -> None:
+        """Start ``services`` side by side and return once each answers its health check.
+
+        They do not call each other while starting; one after another, the stack
+        waited for each one's imports and group join in turn.
+        """
+        with ThreadPoolExecutor(max_workers=max(1, len(services))) as pool:
+            for started in [pool.submit(self.start_service, service) for service in services]:
+                started.result()
+
     def start(self) -> None:
         self.start_infrastructure()
-        for service in self.config.services:
-            self.start_service(service)
+        self.start_services(self.config.services)
 
     def stop_service(self, service: str, timeout: float = 10.0) -> None:
         process = self.processes.pop(service, None)
