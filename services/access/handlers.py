@@ -280,20 +280,20 @@ def _build_grant(ctx: AccessContext, job: _BuildJob) -> bool:
     with transaction(ctx.engine) as session:
         repo = GrantRepository(session)
         row = repo.row(grant_id, for_update=True)
-        if row is None or row.status != "pending":
-            issued = False  # revoked or terminated while building
-        else:
+        status = None if row is None else row.status
+        if row is not None and status == "pending":
             grant = to_grant(row)
             grant.issue(privacy, built.rows_out, built.objects, _now())
             repo.save(grant, row)
             agreed = listing_terms.make_agreement(session, grant, ctx.settings.iri_base)
             add_event(session, _issued_event(grant, agreed), source=SOURCE)
-            issued = True
     ctx.wake_relay()
-    if not issued:
+    if status not in ("pending", "issued"):
         # The grant was closed (and possibly purged) while its extract was uploading.
+        # An issued one was issued by another replica over the same keys: its
+        # extract is what was just written, and must stay.
         ctx.extracts.purge(grant_id)
-    return issued
+    return status == "pending"
 
 
 def _issued_event(grant: Grant, agreed: listing_terms.MadeAgreement) -> events.GrantIssued:

@@ -105,9 +105,6 @@ def _buy_through_churn(market: Market, orders: int, changes: int) -> None:
     assert final.grants.get("pending", 0) == final.grants.get("failed", 0) == 0
 
 
-# Slow too: at 40 orders it once timed out settling in a loaded CI run (not yet explained),
-# and make test stays well under its time budget without it.
-@pytest.mark.slow
 def test_consumers_joining_and_leaving_change_nothing(market: Market) -> None:
     _buy_through_churn(market, orders=40, changes=4)
 
