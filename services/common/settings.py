@@ -47,6 +47,11 @@ ALL_SERVICE_SECRETS = frozenset().union(*SERVICE_SECRETS.values())
 PRODUCTION_FETCH_MAX_WAIT_MS = 500
 #: aiokafka's default, above Kafka's smallest allowed session (6 s).
 PRODUCTION_SESSION_TIMEOUT_MS = 10_000
+_PRODUCTION_KAFKA_DEFAULTS = {
+    "kafka_fetch_max_wait_ms": PRODUCTION_FETCH_MAX_WAIT_MS,
+    "kafka_background_fetch_max_wait_ms": PRODUCTION_FETCH_MAX_WAIT_MS,
+    "kafka_session_timeout_ms": PRODUCTION_SESSION_TIMEOUT_MS,
+}
 
 
 class InsecureProductionSettings(RuntimeError):
@@ -201,13 +206,11 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _kafka_defaults_in_production(self) -> Settings:
-        # Only defaults change: a wait the operator set is kept.
+        # Only defaults change: a value the operator set is kept.
         if self.env == "production":
-            for name in ("kafka_fetch_max_wait_ms", "kafka_background_fetch_max_wait_ms"):
+            for name, value in _PRODUCTION_KAFKA_DEFAULTS.items():
                 if name not in self.model_fields_set:
-                    setattr(self, name, PRODUCTION_FETCH_MAX_WAIT_MS)
-            if "kafka_session_timeout_ms" not in self.model_fields_set:
-                self.kafka_session_timeout_ms = PRODUCTION_SESSION_TIMEOUT_MS
+                    setattr(self, name, value)
         return self
 
     @cached_property
