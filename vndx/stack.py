@@ -20,6 +20,7 @@ import httpx
 
 from services.common.auth import KEY_NAMES, ensure_keypair
 from services.common.kafka import ensure_topics
+from services.common.keep_alive import SERVER_IDLE_S
 from services.common.objectstore import ObjectStore
 from services.common.settings import DEV_S3_ACCESS_KEY, DEV_S3_SECRET_KEY, Settings
 from services.contracts.topics import all_topics_with_dlq
@@ -87,6 +88,26 @@ class StackConfig:
             service_ports={name: free_port() for name in names},
             services=names,
         )
+
+
+def serving_command(factory: str, port: int) -> list[str]:
+    """uvicorn serving the app ``factory`` makes on loopback ``port``."""
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        factory,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--no-access-log",
+        "--timeout-keep-alive",
+        str(SERVER_IDLE_S),
+        "--timeout-graceful-shutdown",
+        "5",
+    ]
 
 
 class EmbeddedStack:
@@ -172,20 +193,7 @@ class EmbeddedStack:
         self.require_free_port(service)
         log_file = self.log_dir / f"{service}.log"
         process = ChildProcess(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "--factory",
-                definition.factory,
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--no-access-log",
-                "--timeout-graceful-shutdown",
-                "5",
-            ],
+            serving_command(definition.factory, port),
             log_file,
             env=self.service_env(service),
             cwd=Path.cwd(),

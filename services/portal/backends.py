@@ -14,9 +14,11 @@ from typing import Any, Literal
 
 import httpx
 
+from services.common.keep_alive import CLIENT_IDLE_S
 from services.common.settings import Settings
 
 Service = Literal["catalog", "pricing", "orders", "access", "audit"]
+_RESENDABLE = ("GET", "HEAD")
 
 
 class BackendError(Exception):
@@ -75,7 +77,9 @@ class Backends:
         client = httpx.AsyncClient(
             timeout=httpx.Timeout(30.0, connect=5.0),
             transport=transport,
-            limits=httpx.Limits(max_connections=50, max_keepalive_connections=20),
+            limits=httpx.Limits(
+                max_connections=50, max_keepalive_connections=20, keepalive_expiry=CLIENT_IDLE_S
+            ),
         )
         return cls(settings, client)
 
@@ -100,18 +104,27 @@ class Backends:
         if token:
             sent["Authorization"] = f"Bearer {token}"
         clean = {k: v for k, v in (params or {}).items() if v not in (None, "")}
-        try:
-            response = await self.client.request(
-                method,
-                self.url(service, path),
-                params=clean,
-                json=json,
-                content=content,
-                headers=sent,
-                timeout=time_limit_s if time_limit_s is not None else httpx.USE_CLIENT_DEFAULT,
-            )
-        except httpx.HTTPError as exc:
-            raise BackendError(503, "unavailable", f"{service} is unreachable: {exc}") from exc
+        # A read whose connection broke before any answer came is sent once more: it
+        # changes nothing, and the second try gets a fresh connection.
+        tries = 2 if method in _RESENDABLE else 1
+        for tried in range(1, tries + 1):
+            try:
+                response = await self.client.request(
+                    method,
+                    self.url(service, path),
+                    params=clean,
+                    json=json,
+                    content=content,
+                    headers=sent,
+                    timeout=time_limit_s if time_limit_s is not None else httpx.USE_CLIENT_DEFAULT,
+                )
+                break
+            except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:
+                if tried < tries:
+                    continue
+                raise BackendError(503, "unavailable", f"{service} is unreachable: {exc}") from exc
+            except httpx.HTTPError as exc:
+                raise BackendError(503, "unavailable", f"{service} is unreachable: {exc}") from exc
         if response.status_code >= 400:
             raise _error_of(response)
         return response

@@ -15,6 +15,7 @@ from pathlib import Path
 import jsonschema_rs
 import pytest
 
+from services.common.keep_alive import SERVER_IDLE_S
 from services.common.settings import Settings
 from tests.unit.production.compose import (
     APP_PORTS,
@@ -65,6 +66,12 @@ def test_app_healthchecks_use_python_not_curl(name: str) -> None:
     test = " ".join(services()[name]["healthcheck"]["test"])
     assert "urllib.request" in test and "curl" not in test
     assert f"127.0.0.1:{APP_PORTS[name]}/" in test
+
+
+@pytest.mark.parametrize("name", sorted(APP_PORTS))
+def test_apps_keep_idle_connections_as_long_as_the_embedded_stack(name: str) -> None:
+    command = services()[name]["command"]
+    assert command[command.index("--timeout-keep-alive") + 1] == str(SERVER_IDLE_S)
 
 
 @pytest.mark.parametrize("name", sorted(ONE_SHOTS))
