@@ -56,6 +56,9 @@ async def _backend(request: Request, exc: Exception) -> Response:
     if exc.status == 401:
         return await _sign_in(request, exc)
     status = exc.status if 400 <= exc.status < 600 else 502
+    if status >= 500:
+        # The person sees only "unavailable"; the operator needs which API and why.
+        log.warning("%s %s: %s", request.method, request.url.path, exc.message)
     detail = exc.message if status < 500 else None
     return error_page(request, status, detail)
 

@@ -6,12 +6,13 @@ One stack and one browser for the package; each person gets their own browser co
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pluggy
 import pytest
 from axe_playwright_python.sync_playwright import Axe  # type: ignore[import-untyped]
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
@@ -51,6 +52,24 @@ class Exchange:
 
     def api(self, service: str) -> httpx.Client:
         return httpx.Client(base_url=self.url(service), timeout=60)
+
+
+LOG_LINES_ON_FAILURE = 30
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pluggy.Result[pytest.TestReport], None]:
+    """A failed page test's report ends with the last lines each service logged."""
+    outcome = yield
+    report = outcome.get_result()
+    running = getattr(item, "funcargs", {}).get("exchange")
+    if report.when != "call" or not report.failed or not isinstance(running, Exchange):
+        return
+    for log_file in sorted(running.stack.log_dir.glob("*.log")):
+        lines = log_file.read_text(errors="replace").splitlines()[-LOG_LINES_ON_FAILURE:]
+        report.sections.append((f"{log_file.name} (last lines)", "\n".join(lines)))
 
 
 @pytest.fixture(scope="package")

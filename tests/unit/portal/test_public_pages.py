@@ -65,7 +65,7 @@ def test_an_unknown_listing_is_a_404_page_in_the_persons_language(
 
 
 def test_an_unreachable_service_is_a_503_page_without_a_stack_trace(
-    client: TestClient, apis: FakeApis
+    client: TestClient, apis: FakeApis, caplog: pytest.LogCaptureFixture
 ) -> None:
     def down(_request: object) -> object:
         import httpx
@@ -77,6 +77,8 @@ def test_an_unreachable_service_is_a_503_page_without_a_stack_trace(
     assert page.status_code == 503
     assert "unavailable" in page.text and "Traceback" not in page.text
     assert "connection refused" not in page.text
+    logged = [r.getMessage() for r in caplog.records if r.name == "vndx.portal"]
+    assert logged == ["GET /: catalog is unreachable: connection refused"]
 
 
 def test_vendor_files_are_served_by_the_portal_itself(client: TestClient) -> None:
