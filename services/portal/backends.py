@@ -119,11 +119,10 @@ class Backends:
                     timeout=time_limit_s if time_limit_s is not None else httpx.USE_CLIENT_DEFAULT,
                 )
                 break
-            except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:
-                if tried < tries:
-                    continue
-                raise BackendError(503, "unavailable", f"{service} is unreachable: {exc}") from exc
             except httpx.HTTPError as exc:
+                broke = isinstance(exc, httpx.NetworkError | httpx.RemoteProtocolError)
+                if broke and tried < tries:
+                    continue
                 raise BackendError(503, "unavailable", f"{service} is unreachable: {exc}") from exc
         if response.status_code >= 400:
             raise _error_of(response)
