@@ -16,7 +16,6 @@ import itertools
 import os
 import random
 import signal
-import sys
 import threading
 import time
 import uuid
@@ -33,7 +32,7 @@ from services.common.settings import Settings
 from tests.policy_acceptance import accepted_order_body
 from vndx.embedded.ports import PortInUseError, free_port, wait_for
 from vndx.embedded.process import ChildProcess
-from vndx.stack import SERVICES, EmbeddedStack, StackConfig, answers_as
+from vndx.stack import SERVICES, EmbeddedStack, StackConfig, answers_as, serving_command
 
 PURCHASE_SERVICES = ("catalog", "pricing", "orders", "access", "audit")
 MAX_EVENT_BYTES = 262_144
@@ -107,7 +106,7 @@ class FaultyStack(EmbeddedStack):
         env = {**self.service_env(service), "VNDX_PORT": str(port)}
         env["VNDX_PUBLIC_BASE_URL"] = f"http://127.0.0.1:{port}"
         process = ChildProcess(
-            [sys.executable, "-m", "uvicorn", "--factory", factory, "--port", str(port)],
+            serving_command(factory, port),
             self.log_dir / f"{name}.log",
             env=env,
             cwd=Path.cwd(),

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -30,6 +29,7 @@ from tests.unit.audit.audit_events import access_sequence, wrap
 from vndx.cli import app as cli
 from vndx.embedded.ports import free_port
 from vndx.embedded.process import ChildProcess, child_environment
+from vndx.stack import serving_command
 
 Tokens = Callable[[str, str], str]
 BUYER = "killed-buyer"
@@ -63,18 +63,7 @@ class WorkerProcess:
                 "VNDX_FAULT_INJECTION": crash_point,
             }
         )
-        argv = [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--factory",
-            "streams.audit.api.app:create_app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--no-access-log",
-        ]
+        argv = serving_command("streams.audit.api.app:create_app", self.port)
         self.process = ChildProcess(
             argv, self.log_dir / f"audit-{self.starts}.log", env=env, cwd=Path.cwd()
         )

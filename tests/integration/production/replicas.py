@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sys
 from pathlib import Path
 
 import httpx
@@ -18,6 +17,7 @@ from pydantic import SecretStr
 from services.common.settings import Settings
 from vndx.embedded import free_port, wait_for
 from vndx.embedded.process import ChildProcess, child_environment
+from vndx.stack import serving_command
 
 FACTORIES = {
     "access": "services.access.api.app:create_app",
@@ -50,18 +50,7 @@ class Replica:
         env = child_environment({"PYTHONUNBUFFERED": "1", **settings_environment(settings)})
         env["VNDX_PORT"] = str(self.port)
         self.process = ChildProcess(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "--factory",
-                FACTORIES[service],
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--no-access-log",
-            ],
+            serving_command(FACTORIES[service], self.port),
             log_dir / f"{self.name}.log",
             env=env,
             cwd=Path.cwd(),
