@@ -29,28 +29,22 @@ class HangsUpOnce:
         self.requests: list[bytes] = []
 
     async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        while head := await reader.readuntil(b"\r\n\r\n"):
-            self.requests.append(head.split(b" ", 1)[0])
-            if len(self.requests) == 1:
-                writer.close()
-                return
-            writer.write(ANSWER)
-            await writer.drain()
-            if reader.at_eof():
-                return
+        try:
+            while head := await reader.readuntil(b"\r\n\r\n"):
+                self.requests.append(head.split(b" ", 1)[0])
+                if len(self.requests) == 1:
+                    break
+                writer.write(ANSWER)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass  # the client closed the connection
+        writer.close()
 
 
 @pytest.fixture
 async def flaky() -> AsyncIterator[tuple[HangsUpOnce, Backends]]:
     server = HangsUpOnce()
-
-    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            await server.serve(reader, writer)
-        except (asyncio.IncompleteReadError, ConnectionError):
-            writer.close()
-
-    listening = await asyncio.start_server(serve, "127.0.0.1", 0)
+    listening = await asyncio.start_server(server.serve, "127.0.0.1", 0)
     port = listening.sockets[0].getsockname()[1]
     backends = Backends.create(Settings(access_url=f"http://127.0.0.1:{port}"))
     yield server, backends
