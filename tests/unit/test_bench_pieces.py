@@ -95,6 +95,17 @@ def test_the_verdict_names_the_offered_rate_where_latency_is_met_or_missed() -> 
     assert "20.0× raw" in line and "3.0× raw" in line
 
 
+def test_the_verdict_also_compares_with_the_round_trip_probed_beside_the_load() -> None:
+    raw = percentiles([0.010] * 10)
+    paced = phase("paced", 0.060, 20)
+    paced.raw_beside_s = [0.020] * 10
+    line, found = verdict([phase("saturated", 0.200, 50), paced], raw)
+    # The goal is judged on the idle stack's round trip; the probe's is printed beside it.
+    assert found["latency_goal_met_paced"] is False
+    assert "6.0× raw p99 10.0 ms (3.0× the raw p99 of 20.0 ms probed beside the load)" in line
+    assert line.count("probed beside") == 1
+
+
 def test_a_phase_where_nothing_was_issued_is_not_a_latency_goal_met() -> None:
     raw = percentiles([0.010] * 10)
     line, found = verdict([phase("saturated", 0.200, 50), phase("paced", 0.030, 0)], raw)
