@@ -821,6 +821,15 @@ def idle_usage(stack: FaultyStack, seconds: float) -> cpu_accounting.Usage:
     return cpu_accounting.between(before, after, wall_s=time.monotonic() - began)
 
 
+#: The processes that are not this project's Python: what no change to the services shrinks.
+THIRD_PARTY_SERVERS = ("tansu (broker)", "seaweedfs (weed)")
+
+
+def share_of_budget(ms_per_purchase: dict[str, float], budget_ms: float) -> float:
+    """The share of the per-purchase CPU budget the broker and object store take alone."""
+    return sum(ms_per_purchase.get(label, 0.0) for label in THIRD_PARTY_SERVERS) / budget_ms
+
+
 def cpu_table(phases: list[Phase], idle: cpu_accounting.Usage) -> Table:
     cores = phases[0].cpu.cores
     budget = cpu_accounting.budget_ms_per_unit(cores, GOAL_PER_S)
@@ -857,6 +866,11 @@ def cpu_table(phases: list[Phase], idle: cpu_accounting.Usage) -> Table:
             f"{idle_per_s.get(label, 0.0):,.1f}",
         )
     table.add_row("budget at the goal", *(f"{budget:,.1f}" for _ in phases), "")
+    table.add_row(
+        "  of it, the broker and the object store alone",
+        *(f"{share_of_budget(figures, budget):.0%}" for figures in per_phase),
+        "",
+    )
     usages = [*(phase.cpu for phase in phases), idle]
     table.add_row(
         "machine idle share over the window", *(f"{usage.idle_share:.0%}" for usage in usages)
@@ -1018,6 +1032,13 @@ def _phase_document(phase: Phase, raw: dict[str, float]) -> dict[str, Any]:
         },
         "cpu_budget_ms_per_purchase": cpu_accounting.budget_ms_per_unit(
             phase.cpu.cores, GOAL_PER_S
+        ),
+        "budget_share_broker_and_object_store": round(
+            share_of_budget(
+                phase.cpu.ms_per_unit(len(load.settled)),
+                cpu_accounting.budget_ms_per_unit(phase.cpu.cores, GOAL_PER_S),
+            ),
+            3,
         ),
         "machine_idle_share": round(phase.cpu.idle_share, 3),
         "cores_busy_bench": round(phase.cpu.accounted_s / phase.cpu.wall_s, 2),

@@ -9,7 +9,15 @@ import os
 import pytest
 
 from tests.bench import cpu_accounting
-from tests.bench.bench_e2e import Journey, Load, Phase, percentiles, schedule, verdict
+from tests.bench.bench_e2e import (
+    Journey,
+    Load,
+    Phase,
+    percentiles,
+    schedule,
+    share_of_budget,
+    verdict,
+)
 from tests.bench.light_http import Client, encode_request
 
 
@@ -80,6 +88,17 @@ def phase(name: str, event_path_s: float, rate_done: int) -> Phase:
     }
     usage = cpu_accounting.Usage({}, 0.0, 0.0, wall_s=1.0, cores=2)
     return Phase(name, f"{name} offer", Load(), 0.0, 10.0, trips, usage, 0.0, 0)
+
+
+def test_the_budget_share_counts_only_the_broker_and_the_object_store() -> None:
+    per_purchase = {
+        "tansu (broker)": 2.0,
+        "seaweedfs (weed)": 4.0,
+        "access (uvicorn)": 13.0,
+        "total accounted": 19.0,
+    }
+    assert share_of_budget(per_purchase, budget_ms=10.0) == 0.6
+    assert share_of_budget({"access (uvicorn)": 13.0}, budget_ms=10.0) == 0.0
 
 
 def test_the_verdict_names_the_offered_rate_where_latency_is_met_or_missed() -> None:
