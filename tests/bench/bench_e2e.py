@@ -172,6 +172,7 @@ class ProbeBeside:
     def __init__(self, bootstrap: str, messages: int, fetch_wait_ms: int, seconds: float):
         context = multiprocessing.get_context("spawn")
         self._line, child_line = context.Pipe()
+        self._measuring = False
         # Spread over the phase: each round trip takes ~15 ms of the interval.
         pause_s = max(seconds / messages - 0.015, 0.0)
         self.process = context.Process(
@@ -180,24 +181,31 @@ class ProbeBeside:
             daemon=True,
         )
 
-    def start(self, timeout_s: float = 60.0) -> int:
+    def start(self, timeout_s: float = 60.0) -> int | None:
         """Start the probe and return its pid once it is connected and warmed up (its
-        start-up is not the phase's work); it measures from then on."""
+        start-up is not the phase's work); it measures from then on. None if it did
+        not get ready: the phase runs without it."""
         self.process.start()
-        if not self._line.poll(timeout_s):
+        try:
+            ready = self._line.poll(timeout_s) and self._line.recv() == "ready"
+        except EOFError:  # it died on the way: it says why on its stderr
+            ready = False
+        if not ready:
             self.process.kill()
-            raise RuntimeError("the raw round-trip probe did not get ready")
-        self._line.recv()
+            console.print("[yellow]the raw round-trip probe did not get ready[/yellow]")
+            return None
         self._line.send("go")
-        assert self.process.pid is not None
+        self._measuring = True
         return self.process.pid
 
     def timings(self, timeout_s: float = 60.0) -> list[float]:
-        """The probe's round trips (none if it did not answer in time)."""
+        """The probe's round trips (none if it did not get ready or answer in time)."""
         try:
-            if self._line.poll(timeout_s):
+            if self._measuring and self._line.poll(timeout_s):
                 answer: list[float] = self._line.recv()
                 return answer
+            return []
+        except EOFError:
             return []
         finally:
             self.process.join(timeout=5)
@@ -549,8 +557,9 @@ def measured_phase(
     """Run one load, CPU-accounted over its window (with ``probe`` beside it); then wait
     for its grants."""
     roots = {**process_roots(stack), **(extra_roots or {})}
-    if probe is not None:
-        roots[ProbeBeside.LABEL] = probe.start()
+    probe_pid = None if probe is None else probe.start()
+    if probe_pid is not None:
+        roots[ProbeBeside.LABEL] = probe_pid
     build_before = _build_totals(stack)
     before = cpu_accounting.take(roots)
     load, began, ended = run()
