@@ -28,8 +28,9 @@ Reported for each phase, each beside its reference measured in the same run:
 - the extract build on its own: pending → issued in access (builder queue + build) and
   the build alone (access's ``vndx_extract_build_seconds``);
 - per step, where a purchase spends its time (which service, which step);
-- with ``--profile DIR``, where each service's CPU goes inside it (py-spy samples during
-  the saturated phase, by package; the profilers' own CPU is accounted apart);
+- with ``--profile DIR``, where each service's CPU goes inside it (py-spy samples of the
+  thread holding the GIL during the saturated phase, or the paced one with
+  ``--profile-phase paced``, by package; the profilers' own CPU is accounted apart);
 - CPU milliseconds per purchase of each process (every service, Tansu, SeaweedFS, the
   load generator), beside the budget the goal implies, and the machine's idle share;
   beside them, what each process burns per second when the stack has nothing to do
@@ -605,7 +606,8 @@ class Options:
     paced_rate: float | None = None  # None: half the saturated rate
     raw: int = 200
     idle_seconds: float = 5
-    profile: Path | None = None  # py-spy the services during the saturated phase
+    profile: Path | None = None  # py-spy the services during one phase
+    profile_phase: str = "saturated"  # or "paced"
 
 
 def _run(make: Callable[[], Awaitable[T]]) -> T:
@@ -631,7 +633,8 @@ def bench(workdir: Path, options: Options) -> dict[str, Any]:
             round_trip = _run(lambda: raw_round_trip(bootstrap, options.raw, fetch_wait_ms))
         with console.status(f"idle stack for {options.idle_seconds:.0f} s (CPU baseline)…"):
             idle = idle_usage(stack, options.idle_seconds)
-        profilers = start_profilers(stack, options.profile, options.seconds)
+        profiling = options.profile if options.profile_phase == "saturated" else None
+        profilers = start_profilers(stack, profiling, options.seconds)
         with console.status(f"saturated: buying for {options.seconds:.0f} s…"):
             saturated = measured_phase(
                 stack,
@@ -649,6 +652,8 @@ def bench(workdir: Path, options: Options) -> dict[str, Any]:
             )
         profiles = finish_profilers(profilers)
         rate = options.paced_rate or max(round(saturated.e2e_rate * 0.5, 1), 1.0)
+        profiling = options.profile if options.profile_phase == "paced" else None
+        profilers = start_profilers(stack, profiling, options.paced_seconds)
         with console.status(f"paced: {rate:.1f}/s for {options.paced_seconds:.0f} s…"):
             paced = measured_phase(
                 stack,
@@ -659,8 +664,13 @@ def bench(workdir: Path, options: Options) -> dict[str, Any]:
                         market, shop, rate, options.paced_seconds, options.concurrency
                     )
                 ),
+                extra_roots={
+                    f"py-spy on {service}": process.pid
+                    for service, (process, _) in profilers.items()
+                },
                 probe=ProbeBeside(bootstrap, options.raw, fetch_wait_ms, options.paced_seconds),
             )
+        profiles.update(finish_profilers(profilers))
         round_trip += _run(lambda: raw_round_trip(bootstrap, options.raw, fetch_wait_ms))
     finally:
         stack.stop()
@@ -807,9 +817,9 @@ def finish_profilers(profilers: Profilers) -> dict[str, dict[str, float]]:
     return shares
 
 
-def profile_table(profiles: dict[str, dict[str, float]]) -> Table:
+def profile_table(profiles: dict[str, dict[str, float]], phase: str) -> Table:
     table = Table(
-        title="saturated: where each service's CPU goes (py-spy, innermost Python frame by package)",
+        title=f"{phase}: where each service's CPU goes (py-spy, innermost Python frame by package)",
         title_justify="left",
     )
     table.add_column("service")
@@ -960,7 +970,7 @@ def report(
             console.print(f"[red]{phase.name} errors: {phase.load.errors}[/red]")
     console.print(cpu_table(phases, idle))
     if profiles:
-        console.print(profile_table(profiles))
+        console.print(profile_table(profiles, options.profile_phase))
     warning = shared_machine_warning(phases)
     if warning:
         console.print(f"[yellow]{warning}[/yellow]")
@@ -983,7 +993,7 @@ def report(
         "raw_round_trip_ms": raw,
         "raw_fetch_max_wait_ms": fetch_wait_ms,
         "phases": {phase.name: _phase_document(phase, raw) for phase in phases},
-        "saturated_self_time_by_package": {
+        f"{options.profile_phase}_self_time_by_package": {
             service: {package: round(share, 3) for package, share in list(shares.items())[:15]}
             for service, shares in profiles.items()
         },
@@ -1073,7 +1083,13 @@ def main(argv: list[str] | None = None) -> None:
         "--profile",
         type=Path,
         default=None,
-        help="py-spy every service during the saturated phase; collapsed stacks go here",
+        help="py-spy every service during one phase; collapsed stacks go here",
+    )
+    parser.add_argument(
+        "--profile-phase",
+        choices=("saturated", "paced"),
+        default="saturated",
+        help="the phase --profile samples",
     )
     parser.add_argument("--keep", type=Path, default=None, help="keep the stack's data here")
     args = parser.parse_args(argv)
@@ -1086,6 +1102,7 @@ def main(argv: list[str] | None = None) -> None:
         raw=args.raw,
         idle_seconds=args.idle_seconds,
         profile=args.profile,
+        profile_phase=args.profile_phase,
     )
     if args.keep is not None:
         args.keep.mkdir(parents=True, exist_ok=True)

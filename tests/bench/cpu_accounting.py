@@ -146,10 +146,15 @@ def budget_ms_per_unit(cores: int, goal_per_s: float) -> float:
 
 
 def start_profiler(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes]:
-    """py-spy sampling ``pid`` for ``seconds`` (collapsed stacks to ``out``; idle excluded)."""
+    """py-spy sampling ``pid`` for ``seconds`` (collapsed stacks to ``out``).
+
+    Only the thread holding the GIL is sampled: one waiting for SQLite's write lock, a
+    socket or a pool's queue never holds it, and py-spy's idle detection misses such
+    waits here. On a saturated machine a holder waiting for a core still counts, so
+    shares there lean towards whatever holds the GIL longest."""
     spy = Path(sys.executable).with_name("py-spy")
     argv = [str(spy), "record", "--pid", str(pid), "--duration", str(max(int(seconds), 1))]
-    argv += ["--rate", "50", "--format", "raw", "--nonblocking", "--output", str(out)]
+    argv += ["--rate", "50", "--format", "raw", "--nonblocking", "--gil", "--output", str(out)]
     return subprocess.Popen(
         argv,
         stdout=subprocess.DEVNULL,
