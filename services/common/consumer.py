@@ -27,7 +27,7 @@ from services.common.broker_identity import ClusterWatch
 from services.common.db import transaction
 from services.common.events import KafkaRecord, MalformedEvent, from_record
 from services.common.faults import CONSUMER_AFTER_EFFECT, FaultInjector
-from services.common.inbox import processed_among, record_processed
+from services.common.inbox import processed_among, record_all_processed
 from services.common.kafka import (
     DLQ_ORIGIN_HEADER,
     DLQ_REASON_HEADER,
@@ -433,8 +433,8 @@ class EventConsumer:
                 # Handlers and their logs run in the event's trace; events they add inherit it.
                 with continued_trace(envelope.traceparent) as span:
                     self._handlers[envelope.type](session, envelope, payload)
-                record_processed(session, self._group_id, envelope.id)
                 applied.append((envelope, span))
+            record_all_processed(session, self._group_id, [e.id for e, _ in applied])
             staged = has_staged_events(session)
         self._staged |= staged
         return applied, duplicates

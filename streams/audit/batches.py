@@ -21,23 +21,19 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from services.common.consumer import ConsumerStats, Handler, PoisonEvent
 from services.common.db import transaction
 from services.common.events import KafkaRecord, MalformedEvent, from_record
-from services.common.inbox import InboxRow
+from services.common.inbox import processed_among, record_all_processed
 from services.common.observability import CURRENT_TRACEPARENT, child_traceparent
 from services.contracts.envelope import Envelope, EventPayload, payload_class
 
 log = logging.getLogger(__name__)
-
-_INBOX = InboxRow.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -129,7 +125,7 @@ class BatchApplier:
     def apply_batch(self, batch: Sequence[Admitted]) -> int:
         """Apply every event of `batch` not yet applied, in one transaction; return how many."""
         with transaction(self.engine) as session:
-            seen = self._already_applied(session, [item.envelope.id for item in batch])
+            seen = processed_among(session, self.consumer, [item.envelope.id for item in batch])
             fresh: list[Admitted] = []
             for item in batch:
                 if item.envelope.id not in seen:
@@ -138,13 +134,7 @@ class BatchApplier:
             session.info[_BATCH] = (session.get_transaction(), fresh)
             for item in fresh:
                 self._apply(session, item)
-            if fresh:
-                now = datetime.now(UTC)
-                inbox: list[dict[str, Any]] = [
-                    {"consumer": self.consumer, "event_id": item.envelope.id, "processed_at": now}
-                    for item in fresh
-                ]
-                session.connection().execute(_INBOX.insert(), inbox)
+            record_all_processed(session, self.consumer, [item.envelope.id for item in fresh])
         self.stats.applied += len(fresh)
         self.stats.duplicates += len(batch) - len(fresh)
         return len(fresh)
@@ -170,10 +160,3 @@ class BatchApplier:
                 )
         finally:
             CURRENT_TRACEPARENT.reset(token)
-
-    def _already_applied(self, session: Session, event_ids: list[str]) -> set[str]:
-        """The ids among `event_ids` that this consumer's inbox holds (one query)."""
-        statement = select(InboxRow.event_id).where(
-            col(InboxRow.consumer) == self.consumer, col(InboxRow.event_id).in_(event_ids)
-        )
-        return set(session.exec(statement).all())

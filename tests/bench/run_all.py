@@ -35,6 +35,7 @@ BENCHES: dict[str, tuple[list[str], list[str]]] = {
     "bench_inspection": ([], ["--rows", "200000"]),
     "bench_ledger": ([], ["--records", "100000"]),
     "bench_audit": ([], ["--events", "500", "--records", "100000"]),
+    "bench_db_overhead": ([], ["--transactions", "500"]),
     "bench_broker": ([], ["--records", "2000", "--steps", "2", "--window", "2"]),
     "bench_portal": ([], ["--requests", "50"]),
     "bench_e2e": ([], ["--seconds", "15", "--paced-seconds", "8", "--raw", "50"]),
