@@ -3,7 +3,8 @@
 Written in the same transaction as the effect, so a redelivered event is a no-op.
 The lookup and the insert are Core statements built once: every consumed event
 pays for them, and through the ORM (an entity per row, a statement built and keyed
-per call) they cost about four times as much CPU (``tests/bench/bench_db_overhead``).
+per call) they cost between two and three times as much CPU
+(``tests/bench/bench_db_overhead``).
 """
 
 from __future__ import annotations

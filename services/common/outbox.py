@@ -96,20 +96,14 @@ def outbox_row_values(payload: EventPayload, *, source: str) -> dict[str, Any]:
 
 def _insert_values(payload: EventPayload, envelope: Envelope) -> dict[str, Any]:
     return {
-        **_row_values(payload, envelope),
-        "created_at": envelope.time,
-        "published_at": None,
-        "replays": 0,
-    }
-
-
-def _row_values(payload: EventPayload, envelope: Envelope) -> dict[str, Any]:
-    return {
         "event_id": envelope.id,
         "topic": payload.topic,
         "key": envelope.subject,
         "event_type": envelope.type,
         "envelope_json": envelope.model_dump_json(),
+        "created_at": envelope.time,
+        "published_at": None,
+        "replays": 0,
     }
 
 

@@ -54,7 +54,6 @@ from services.orders.adapters.orm import (
     listing_snapshots,
     record_settlement,
     sale_lines_of,
-    stage_event,
 )
 from services.orders.adapters.payments import PaymentPort, PaymentProviderError, PaymentState
 from services.orders.domain.approval import Decision, add_working_days
@@ -204,7 +203,7 @@ def _pay(session: Session, order: Order, now: datetime) -> None:
         paid_at=now,
         renews_grant_id=order.renews_grant_id,
     )
-    stage_event(session, outbox_row_values(paid, source=SOURCE))
+    add_event(session, paid, source=SOURCE)
 
 
 def _refunded(session: Session, order: Order, refund_ref: str, now: datetime) -> None:
@@ -396,7 +395,7 @@ def _create(
     order = _placed(ctx, terms, listing, now)
     order.renews_grant_id = renews_grant_id
     with _tx(ctx) as session:
-        stage_event(session, outbox_row_values(_placed_event(order), source=SOURCE))
+        add_event(session, _placed_event(order), source=SOURCE)
         if listing.approval == "provider":
             order.await_approval(add_working_days(now, ctx.approval_working_days))
             add_event(session, _awaiting_approval_event(order), source=SOURCE)
@@ -722,7 +721,7 @@ def fulfil(session: Session, order_id: str, grant_id: str, now: datetime) -> Non
     order.fulfil(grant_id, now)
     repo.save(order)
     fulfilled = events.OrderFulfilled(**_ids(order), grant_id=grant_id)
-    stage_event(session, outbox_row_values(fulfilled, source=SOURCE))
+    add_event(session, fulfilled, source=SOURCE)
 
 
 def start_refund(

@@ -8,7 +8,6 @@ from typing import Any
 from sqlalchemy import Row, Table, bindparam, func
 from sqlmodel import Field, Session, SQLModel, col, select
 
-from services.common.outbox import OUTBOX_TABLE, note_staged
 from services.contracts.catalog import ListingSnapshot
 from services.orders.domain.model import Order, OrderStatus
 from services.orders.domain.quote_terms import QuoteTerms
@@ -323,7 +322,6 @@ _SETTLE_INVOICE = (
     .values(bank_reference=bindparam("bank_reference"), settled_by=bindparam("settled_by"))
 )
 _INSERT_LEDGER = _LEDGER.insert()
-_INSERT_OUTBOX = OUTBOX_TABLE.insert()
 _SELECT_LISTING = select(_LISTINGS.c.snapshot).where(
     _LISTINGS.c.listing_id == bindparam("listing_id")
 )
@@ -361,17 +359,6 @@ def idempotency_values(org: str, key: str, digest: str, order_id: str) -> dict[s
         "order_id": order_id,
         "created_at": _utcnow(),
     }
-
-
-def stage_event(session: Session, values: dict[str, Any]) -> None:
-    """Write a prepared outbox row in the session's transaction (one INSERT).
-
-    Events ``add_event`` staged earlier in the session are flushed first (a no-op when
-    there are none), so the outbox keeps the order in which the events were staged.
-    """
-    session.flush()
-    session.connection().execute(_INSERT_OUTBOX, values)
-    note_staged(session)
 
 
 def listing_snapshots(session: Session, listing_ids: list[str]) -> dict[str, str]:
