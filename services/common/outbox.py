@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Engine, Index, Table, bindparam, insert, update
+from sqlalchemy import Connection, Engine, Index, Table, bindparam, insert, update
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from services.common.db import read_connection, reading, transaction
@@ -70,9 +70,14 @@ def add_event(
     )
     # A Core statement built once, not an ORM entity flushed at commit: every event
     # pays for it, and the ORM's unit of work doubles the CPU of a small transaction.
-    session.connection().execute(_ADD, _insert_values(payload, envelope))
+    insert_outbox_rows(session.connection(), [_insert_values(payload, envelope)])
     note_staged(session)
     return envelope
+
+
+def insert_outbox_rows(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert rows made by ``outbox_row_values`` in the connection's transaction (one INSERT)."""
+    connection.execute(_ADD, rows)
 
 
 _STAGED = "vndx_outbox_staged"

@@ -20,7 +20,7 @@ from services.common.api import ReadinessCheck
 from services.common.consumer import ConsumerStats, EventConsumer, Handler
 from services.common.db import create_tables, is_sqlite, make_engine
 from services.common.faults import FaultInjector
-from services.common.inbox import InboxRow
+from services.common.inbox import INBOX_TABLE
 from services.common.kafka import KafkaPublisher
 from services.common.migrations import upgrade
 from services.common.objectstore import ObjectStore
@@ -29,7 +29,7 @@ from services.common.settings import Settings
 
 log = logging.getLogger(__name__)
 
-COMMON_TABLES: tuple[Table, ...] = (OUTBOX_TABLE, InboxRow.__table__)  # type: ignore[attr-defined]
+COMMON_TABLES: tuple[Table, ...] = (OUTBOX_TABLE, INBOX_TABLE)
 
 
 @dataclass(frozen=True)

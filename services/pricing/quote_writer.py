@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import Engine, insert
 
 from services.common.db import transaction
-from services.common.outbox import OutboxRow
+from services.common.outbox import insert_outbox_rows
 from services.pricing.adapters.orm import QuoteRow
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ def commit_rows(engine: Engine, batch: Sequence[QuoteRows]) -> None:
     """Insert the quotes and their outbox rows of `batch` in one transaction."""
     with transaction(engine) as session:
         session.execute(insert(QuoteRow), [rows.quote for rows in batch])
-        session.execute(insert(OutboxRow), [rows.outbox for rows in batch])
+        insert_outbox_rows(session.connection(), [rows.outbox for rows in batch])
 
 
 class QuoteWriter:

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, col, select
 
 from services.common.db import transaction
-from services.common.outbox import OUTBOX_TABLE, outbox_row_values
+from services.common.outbox import insert_outbox_rows, outbox_row_values
 from services.contracts.audit import LedgerRecordAppended
 from streams.audit.batches import batch_values
 from streams.audit.tables import LedgerEntryRow, LedgerHeadRow
@@ -180,7 +180,7 @@ def _write_prepared(session: OrmSession, _context: Any, _instances: Any) -> None
     ledger_rows, outbox_rows = held.ledger_rows, held.outbox_rows
     held.ledger_rows, held.outbox_rows = [], []
     connection.execute(_LEDGER.insert(), ledger_rows)
-    connection.execute(OUTBOX_TABLE.insert(), outbox_rows)
+    insert_outbox_rows(connection, outbox_rows)
 
 
 def _locked_head(session: Session, appends: _Appends) -> LedgerHeadRow:

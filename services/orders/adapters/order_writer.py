@@ -28,7 +28,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from services.common.db import transaction
-from services.common.outbox import OUTBOX_TABLE
+from services.common.outbox import insert_outbox_rows
 from services.orders.adapters.orm import (
     IdempotencyRow,
     InvoiceRow,
@@ -165,7 +165,7 @@ class OrderWriter:
             for (order, at), (number,) in zip(invoiced, numbers, strict=True):
                 assert at is not None
                 order.await_payment(invoice_reference(at.year, int(number)))
-        connection.execute(OUTBOX_TABLE.insert(), [item.outbox_values for item, _ in new])
+        insert_outbox_rows(connection, [item.outbox_values for item, _ in new])
         connection.execute(_KEYS.insert(), [item.key_values for item, _ in new])
         connection.execute(
             _ORDERS.insert(),
