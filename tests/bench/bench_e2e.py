@@ -83,6 +83,7 @@ console = Console(width=None if os.isatty(1) else 130)
 GOAL_PER_S = 200
 GOAL_RATIO = 5.0
 ROUND_TRIP_TOPIC = "bench.roundtrip"
+WARM_UP_TRIPS = 10  # round trips that warm the connections up, not measured
 PURPOSE = "research"
 PURCHASE_TIMEOUT_S = 60.0
 OTHER_WORK_CORES_NOTICED = 0.1
@@ -129,10 +130,14 @@ def consumer_fetch_wait_ms(stack: FaultyStack) -> int:
 
 
 async def raw_round_trip(
-    bootstrap: str, messages: int, fetch_max_wait_ms: int, pause_s: float = 0.0
+    bootstrap: str,
+    messages: int,
+    fetch_max_wait_ms: int,
+    pause_s: float = 0.0,
+    on_warm: Callable[[], None] | None = None,
 ) -> list[float]:
     """Produce one message, wait until a consumer has it, again and again (seconds each),
-    ``pause_s`` apart."""
+    ``pause_s`` apart; ``on_warm`` is called once the connections are warm."""
     await ensure_topics(bootstrap, [ROUND_TRIP_TOPIC])
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=0)
     consumer = AIOKafkaConsumer(
@@ -147,7 +152,7 @@ async def raw_round_trip(
         consumer.assign([partition])
         await consumer.seek_to_end(partition)
         timings: list[float] = []
-        for number in range(messages + 10):
+        for number in range(messages + WARM_UP_TRIPS):
             payload = f"{number}:{uuid.uuid4()}".encode()
             started = time.perf_counter()
             await producer.send_and_wait(ROUND_TRIP_TOPIC, payload, partition=0)
@@ -155,10 +160,12 @@ async def raw_round_trip(
                 batch = await consumer.getmany(partition, timeout_ms=1000)
                 if any(record.value == payload for record in batch.get(partition, [])):
                     break
-            if number >= 10:  # the first few warm the connections up
-                timings.append(time.perf_counter() - started)
-            if pause_s:
-                await asyncio.sleep(pause_s)
+            if number < WARM_UP_TRIPS:
+                if number == WARM_UP_TRIPS - 1 and on_warm is not None:
+                    on_warm()
+                continue
+            timings.append(time.perf_counter() - started)
+            await asyncio.sleep(pause_s)
         return timings
     finally:
         await consumer.stop()
@@ -219,13 +226,17 @@ class ProbeBeside:
 def _probe(
     bootstrap: str, messages: int, fetch_wait_ms: int, pause_s: float, line: Connection
 ) -> None:
-    async def ready_then_measure() -> list[float]:
-        await raw_round_trip(bootstrap, 0, fetch_wait_ms)  # imports, topic, connections
+    def ready_then_wait_for_go() -> None:
         line.send("ready")
         line.recv()
-        return await raw_round_trip(bootstrap, messages, fetch_wait_ms, pause_s)
 
-    line.send(_run(ready_then_measure))
+    line.send(
+        _run(
+            lambda: raw_round_trip(
+                bootstrap, messages, fetch_wait_ms, pause_s, on_warm=ready_then_wait_for_go
+            )
+        )
+    )
 
 
 # --- the purchases -----------------------------------------------------------------------
